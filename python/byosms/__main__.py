@@ -1,0 +1,5 @@
+import sys
+
+from byosms.cli import main
+
+sys.exit(main())
