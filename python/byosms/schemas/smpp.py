@@ -1,0 +1,111 @@
+"""Configuration of one SMPP integration (PRODUCT.md S1–S9).
+
+Every field carries the seed's default; ranges and allowed sets are checked at
+decode time and the error names the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from byosms.secret import Secret, dec_hook
+
+#: S1: ports the seed lists for SMPP over TLS. We accept any port and warn outside it.
+SEED_PORTS = frozenset(
+    {1776, 2775, 2776, 2780, 3550, 3601, 3775, 4200, 4331, 4332, 7777, 8887, 10000, 29999,
+     30001, 52775}
+)
+#: S3: type of number 0–6, numbering plan indicators the seed allows.
+TON_RANGE = range(0, 7)
+NPI_VALUES = (0, 1, 3, 4, 6, 8, 9, 10, 13, 18)
+#: S4: messages per second per integration.
+DEFAULT_MPS = 20
+MAX_MPS = 100
+#: S6: binds per integration (the seed's fixed 3 is our default).
+DEFAULT_BINDS = 3
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Ton = Annotated[int, msgspec.Meta(ge=0, le=6, description="type of number 0–6 (S3)")]
+Npi = Annotated[int, msgspec.Meta(ge=0, le=18, description="one of 0,1,3,4,6,8,9,10,13,18 (S3)")]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the field."""
+
+
+class SmppIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # S1 connection
+    host: Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
+    port: Port = 2776
+    transport: Literal["tls", "tcp"] = "tls"
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    server_hostname: str | None = None
+    # S9 credentials (SMPP 3.4 limits: system_id 15, password 8, system_type 12 octets)
+    system_id: Annotated[str, msgspec.Meta(min_length=1, max_length=15)]
+    password: Secret
+    system_type: Annotated[str, msgspec.Meta(max_length=12)] = ""
+    # S5, S6
+    bind_type: Literal["transceiver", "transmitter", "receiver"] = "transceiver"
+    binds: Annotated[int, msgspec.Meta(ge=1, le=10)] = DEFAULT_BINDS
+    # S4
+    messages_per_second: Annotated[int, msgspec.Meta(ge=1, le=MAX_MPS)] = DEFAULT_MPS
+    # S2
+    inbound_plus_prefix: bool = False
+    outbound_plus_prefix: bool = False
+    # S3
+    source_ton: Ton = 0
+    source_npi: Npi = 0
+    destination_ton: Ton = 0
+    destination_npi: Npi = 0
+    # Session behaviour
+    window: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 10
+    response_timeout: Seconds = 30.0
+    enquire_link_interval: Seconds = 30.0
+    enquire_link_timeout: Seconds = 10.0
+    concatenation: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
+    # S7: custom advanced configuration, merged over the defaults.
+    advanced_config: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("source_npi", "destination_npi"):
+            value = getattr(self, name)
+            if value not in NPI_VALUES:
+                raise ValueError(
+                    f"`{name}` must be one of {', '.join(map(str, NPI_VALUES))}, got {value}"
+                )
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("`client_cert_file` and `client_key_file` go together")
+
+    def warnings(self) -> list[str]:
+        """Legal but doubtful settings, for the operator to see (S1, S5)."""
+        out = []
+        if self.port not in SEED_PORTS:
+            out.append(
+                f"port {self.port} is not one of the usual SMPP-over-TLS ports "
+                f"({', '.join(map(str, sorted(SEED_PORTS)))})"
+            )
+        if self.transport == "tcp":
+            out.append("transport is plain TCP: traffic and credentials are not encrypted")
+        if self.bind_type == "transmitter":
+            out.append(
+                "bind_type transmitter cannot receive delivery receipts or inbound messages "
+                "unless a receiver bind exists for this account"
+            )
+        return out
+
+
+def decode_smpp_config(data: dict[str, Any] | bytes | str) -> SmppIntegrationConfig:
+    """Decode and validate; raise ConfigError naming the field on any problem."""
+    try:
+        if isinstance(data, (bytes, str)):
+            return msgspec.json.decode(data, type=SmppIntegrationConfig, dec_hook=dec_hook)
+        return msgspec.convert(data, SmppIntegrationConfig, dec_hook=dec_hook)
+    except msgspec.ValidationError as e:
+        raise ConfigError(str(e)) from None
+    except msgspec.DecodeError as e:
+        raise ConfigError(f"not valid JSON: {e}") from None

@@ -1,0 +1,58 @@
+import pytest
+
+from byosms.schemas.smpp import NPI_VALUES, ConfigError, decode_smpp_config
+
+BASE = {"host": "smsc.example.net", "system_id": "acme", "password": "s3cret"}
+
+
+def test_seed_defaults():
+    c = decode_smpp_config(BASE)
+    assert (c.port, c.transport, c.bind_type, c.binds, c.messages_per_second) == (
+        2776, "tls", "transceiver", 3, 20)
+    assert (c.source_ton, c.source_npi, c.destination_ton, c.destination_npi) == (0, 0, 0, 0)
+    assert c.outbound_plus_prefix is False
+    assert c.warnings() == []
+
+
+def test_password_never_shown():
+    c = decode_smpp_config(BASE)
+    assert "s3cret" not in repr(c)
+    assert "s3cret" not in str(c.password)
+    assert c.password.reveal() == "s3cret"
+
+
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("messages_per_second", 101, "messages_per_second"),
+        ("messages_per_second", 0, "messages_per_second"),
+        ("source_ton", 7, "source_ton"),
+        ("destination_ton", -1, "destination_ton"),
+        ("source_npi", 2, "source_npi"),
+        ("destination_npi", 5, "destination_npi"),
+        ("bind_type", "both", "bind_type"),
+        ("transport", "udp", "transport"),
+        ("port", 70000, "port"),
+        ("system_id", "x" * 16, "system_id"),
+        ("unknown_field", 1, "unknown_field"),
+    ],
+)
+def test_bad_values_name_the_field(field, value, needle):
+    with pytest.raises(ConfigError, match=needle):
+        decode_smpp_config({**BASE, field: value})
+
+
+@pytest.mark.parametrize("npi", NPI_VALUES)
+def test_every_seed_npi_accepted(npi):
+    assert decode_smpp_config({**BASE, "source_npi": npi, "destination_npi": npi}).source_npi == npi
+
+
+def test_warnings():
+    c = decode_smpp_config({**BASE, "port": 1234, "transport": "tcp", "bind_type": "transmitter"})
+    w = " ".join(c.warnings())
+    assert "1234" in w and "plain TCP" in w and "receiver bind" in w
+
+
+def test_missing_password():
+    with pytest.raises(ConfigError, match="password"):
+        decode_smpp_config({"host": "h", "system_id": "a"})
