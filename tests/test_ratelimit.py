@@ -28,13 +28,15 @@ def test_never_more_than_rate_in_any_window(rate):
         now += rng.choice([0.0, 0.0, 0.001, 0.05, 0.3])
         at = w.earliest(now)
         assert at >= now
+        recent = [g for g in granted if g > now - 1.0 + 1e-9]
+        if len(recent) < rate:
+            # Not needlessly slow: under the limit, a grant is immediate.
+            assert at == now
         w.grant(at)
         granted.append(at)
         now = at
     # A window is half-open [t, t+period): a grant exactly one period later is allowed.
     assert _max_in_any_window(granted, 1.0) <= rate
-    # ...and the limiter is not needlessly slow: the first `rate` grants are immediate.
-    assert granted[rate - 1] == pytest.approx(granted[0], abs=1.0)
 
 
 def test_pause_defers_grants():
