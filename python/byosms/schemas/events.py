@@ -1,0 +1,46 @@
+"""Operational events (PRODUCT.md S17): what happened to an integration's
+binds and traffic, with the cause. Stored, queryable and streamed to apps as
+`operational` events."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+EventKind = Literal[
+    "bind_up",  # a bind completed (bound_trx/tx/rx)
+    "bind_down",  # a bound session ended (unbind, peer closed, shutdown)
+    "bind_failed",  # a bind attempt failed; `cause` says why
+    "throttled",  # the SMSC answered ESME_RTHROTTLED / ESME_RMSGQFUL; sending backs off
+    "window_full",  # every slot of the outstanding window is in use
+    "enquire_link_timeout",  # the peer stopped answering enquire_link
+    "delivery_failure",  # a segment failed permanently
+    "config_error",  # the configuration can't work (e.g. transmitter-only without receiver)
+    "config_warning",  # legal but doubtful configuration
+    "protocol_error",  # the peer sent something invalid (answered with generic_nack)
+]
+
+Cause = Literal[
+    "auth_failed",  # ESME_RINVPASWD / ESME_RINVSYSID
+    "bind_refused",  # ESME_RBINDFAIL or another non-zero bind_resp status
+    "tls_failure",  # handshake or certificate verification failed
+    "connection_refused",
+    "connection_lost",
+    "dns_failure",
+    "timeout",  # connect, bind or response timeout
+    "unbind",  # orderly unbind by either side
+    "shutdown",  # we are stopping
+    "protocol_error",
+    "other",
+]
+
+
+class OperationalEvent(msgspec.Struct, kw_only=True, frozen=True):
+    kind: EventKind
+    integration: str
+    bind: int | None = None
+    cause: Cause | None = None
+    command_status: int | None = None
+    command_status_name: str | None = None
+    detail: str = ""
