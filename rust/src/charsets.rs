@@ -150,7 +150,7 @@ impl Charset {
     #[inline]
     pub fn byte_for(self, c: char) -> Option<u8> {
         let cp = c as u32;
-        let b = match self {
+        match self {
             Charset::Ascii => (cp < 0x80).then_some(cp as u8),
             Charset::Latin1 => (cp < 0x100).then_some(cp as u8),
             Charset::Jis0201 => match cp {
@@ -182,8 +182,7 @@ impl Charset {
                 _ => None,
             },
             Charset::Gsm | Charset::Utf16Be => None,
-        };
-        b
+        }
     }
 
     /// Whether the charset has the character.
