@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use crate::charsets::{Chain, DcsAlphabet, GsmDecode};
 use crate::error::{CodecError, Result};
+use crate::gsm::Alphabet;
 use crate::segment::{fill_bits_after, IEI_CONCAT_16, IEI_CONCAT_8, IEI_NATIONAL_LOCKING, IEI_NATIONAL_SINGLE};
 use crate::status;
 
@@ -101,6 +103,42 @@ pub fn parse_udh(sm: &[u8]) -> Result<Udh> {
         i += 2 + len as usize;
     }
     Ok(udh)
+}
+
+/// Decodes the text of a message from its parts (one part for a single
+/// message), each a whole short_message. With `udhi`, each part's UDH is
+/// stripped and its national language IEs select the GSM tables. Packed GSM
+/// is unpacked part by part (each part has its own fill bits); other
+/// encodings are joined first so a character split by a careless sender
+/// still decodes.
+pub fn decode_message(chain: &Chain, parts: &[&[u8]], dcs: u8, udhi: bool, packed: bool) -> Result<String> {
+    let mut bodies: Vec<(&[u8], u8)> = Vec::with_capacity(parts.len());
+    let mut alphabet = None;
+    for part in parts {
+        if udhi {
+            let udh = parse_udh(part)?;
+            if alphabet.is_none() && (udh.national_locking.is_some() || udh.national_single.is_some()) {
+                alphabet = Some(Alphabet::for_decoding(udh.national_locking, udh.national_single));
+            }
+            let body = part.get(udh.header_length..).unwrap_or_default();
+            bodies.push((body, udh.fill_bits()));
+        } else {
+            bodies.push((part, 0));
+        }
+    }
+    let is_gsm = chain.alphabet_for(dcs) == DcsAlphabet::Gsm7;
+    if is_gsm && packed {
+        let mut out = String::new();
+        for (body, fill_bits) in bodies {
+            out.push_str(&chain.decode(body, dcs, GsmDecode { packed, fill_bits, alphabet })?);
+        }
+        return Ok(out);
+    }
+    if let [(body, _)] = bodies[..] {
+        return chain.decode(body, dcs, GsmDecode { packed: false, fill_bits: 0, alphabet });
+    }
+    let joined: Vec<u8> = bodies.iter().flat_map(|(b, _)| b.iter().copied()).collect();
+    chain.decode(&joined, dcs, GsmDecode { packed: false, fill_bits: 0, alphabet })
 }
 
 /// Identifies one concatenated message; the same shape for UDH and SAR.
@@ -353,5 +391,20 @@ mod tests {
         assert_eq!(r.pending(), 1);
         assert!(r.expire(34, 15).is_empty());
         assert_eq!(r.expire(35, 15).len(), 1);
+    }
+
+    #[test]
+    fn decode_parts_with_national_tables() {
+        use crate::charsets::Chain;
+        use crate::segment::{segment, Options};
+        let chain = Chain::default();
+        let text = "Ağaç şarkı ".repeat(30);
+        for packed in [false, true] {
+            let o = Options { national_language: Some(1), packed, reference: 3, ..Options::default() };
+            let s = segment(&text, &chain, &o).unwrap();
+            assert!(s.parts.len() > 1);
+            let parts: Vec<&[u8]> = s.parts.iter().map(|p| p.as_slice()).collect();
+            assert_eq!(decode_message(&chain, &parts, s.dcs, true, packed).unwrap(), text);
+        }
     }
 }

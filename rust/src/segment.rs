@@ -167,25 +167,25 @@ fn check_language(lang: u8) -> Result<()> {
 }
 
 /// The GSM alphabet (default, or with the language's single and/or locking
-/// shift table) that represents the text in the fewest parts, fewer IEs
-/// breaking ties; None if none can.
+/// shift table) that represents the text in the fewest parts, then with the
+/// fewest IEs, then the fewest septets; None if none can.
 fn choose_alphabet(text: &str, lang: Option<u8>, concat: Concat) -> Option<(Alphabet, usize)> {
     let default = Alphabet::default();
     let Some(lang) = lang else {
         return default.septet_len(text).map(|n| (default, n));
     };
     let candidates = [(0, 0), (0, lang), (lang, 0), (lang, lang)];
-    let mut best: Option<(usize, usize, Alphabet, usize)> = None;
+    let mut best: Option<(usize, usize, usize, Alphabet)> = None;
     for (l, s) in candidates {
         let Some(alphabet) = Alphabet::new(l, s) else { continue };
         let Some(units) = alphabet.septet_len(text) else { continue };
         let ies = (l != 0) as usize + (s != 0) as usize;
         let parts = estimate_parts(units, Encoding::Gsm7, ies * NATIONAL_IE_OCTETS, concat);
-        if best.as_ref().is_none_or(|b| (parts, ies) < (b.0, b.1)) {
-            best = Some((parts, ies, alphabet, units));
+        if best.as_ref().is_none_or(|b| (parts, ies, units) < (b.0, b.1, b.2)) {
+            best = Some((parts, ies, units, alphabet));
         }
     }
-    best.map(|(_, _, a, n)| (a, n))
+    best.map(|(_, _, n, a)| (a, n))
 }
 
 fn units_of(text: &str, charset: Charset) -> usize {
