@@ -340,12 +340,13 @@ impl PyExpired {
         self.inner.reason.name()
     }
     #[getter]
-    fn missing(&self) -> Vec<u8> {
-        self.inner.missing()
+    fn missing(&self) -> Vec<u32> {
+        // Vec<u8> would become bytes in Python.
+        self.inner.missing().into_iter().map(u32::from).collect()
     }
     #[getter]
-    fn received(&self) -> Vec<u8> {
-        self.inner.received()
+    fn received(&self) -> Vec<u32> {
+        self.inner.received().into_iter().map(u32::from).collect()
     }
     /// Payloads by seq - 1, None where missing.
     #[getter]
@@ -607,6 +608,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segment_many, m)?)?;
     m.add_function(wrap_pyfunction!(preview, m)?)?;
     m.add_function(wrap_pyfunction!(parse_udh, m)?)?;
-    m.add("NATIONAL_LANGUAGES", gsm::SUPPORTED_LANGUAGES.to_vec())?;
+    m.add("NATIONAL_LANGUAGES", gsm::SUPPORTED_LANGUAGES.iter().map(|l| u32::from(*l)).collect::<Vec<_>>())?;
     Ok(())
 }
