@@ -42,13 +42,37 @@ pub enum Charset {
 
 /// Canonical names (as the seed configuration spells them) and aliases.
 const NAMES: &[(Charset, &str, &[&str])] = &[
-    (Charset::Gsm, "gsm_0338", &["gsm", "gsm7", "gsm0338", "gsm-0338", "gsm03.38"]),
+    (
+        Charset::Gsm,
+        "gsm_0338",
+        &["gsm", "gsm7", "gsm0338", "gsm-0338", "gsm03.38"],
+    ),
     (Charset::Ascii, "ASCII", &["ia5", "us-ascii", "us_ascii"]),
-    (Charset::Latin1, "ISO-8859-1", &["latin1", "latin-1", "iso8859-1", "iso_8859_1", "iso-8859-1"]),
-    (Charset::Jis0201, "JIS0201", &["jis_x0201", "jis-x0201", "jisx0201", "jis_x_0201", "x0201"]),
-    (Charset::Iso8859_5, "ISO-8859-5", &["iso8859-5", "iso_8859_5", "cyrillic"]),
-    (Charset::Iso8859_8, "ISO-8859-8", &["iso8859-8", "iso_8859_8", "hebrew"]),
-    (Charset::Utf16Be, "utf-16be", &["ucs2", "ucs-2", "utf16be", "utf_16_be", "utf-16", "ucs-2be"]),
+    (
+        Charset::Latin1,
+        "ISO-8859-1",
+        &["latin1", "latin-1", "iso8859-1", "iso_8859_1", "iso-8859-1"],
+    ),
+    (
+        Charset::Jis0201,
+        "JIS0201",
+        &["jis_x0201", "jis-x0201", "jisx0201", "jis_x_0201", "x0201"],
+    ),
+    (
+        Charset::Iso8859_5,
+        "ISO-8859-5",
+        &["iso8859-5", "iso_8859_5", "cyrillic"],
+    ),
+    (
+        Charset::Iso8859_8,
+        "ISO-8859-8",
+        &["iso8859-8", "iso_8859_8", "hebrew"],
+    ),
+    (
+        Charset::Utf16Be,
+        "utf-16be",
+        &["ucs2", "ucs-2", "utf16be", "utf_16_be", "utf-16", "ucs-2be"],
+    ),
 ];
 
 /// Canonical charset names in a stable order.
@@ -123,19 +147,28 @@ impl Charset {
     pub fn from_name(name: &str) -> Result<Charset> {
         let wanted = name.trim();
         for (cs, canonical, aliases) in NAMES {
-            if canonical.eq_ignore_ascii_case(wanted) || aliases.iter().any(|a| a.eq_ignore_ascii_case(wanted)) {
+            if canonical.eq_ignore_ascii_case(wanted)
+                || aliases.iter().any(|a| a.eq_ignore_ascii_case(wanted))
+            {
                 return Ok(*cs);
             }
         }
         Err(CodecError::new(
             status::ESME_RSUBMITFAIL,
             "charset",
-            format!("unknown charset {name:?}; known: {}", charset_names().join(", ")),
+            format!(
+                "unknown charset {name:?}; known: {}",
+                charset_names().join(", ")
+            ),
         ))
     }
 
     pub fn name(self) -> &'static str {
-        NAMES.iter().find(|(c, _, _)| *c == self).map(|(_, n, _)| *n).unwrap_or("?")
+        NAMES
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .map(|(_, n, _)| *n)
+            .unwrap_or("?")
     }
 
     pub fn encoding(self) -> Encoding {
@@ -210,7 +243,11 @@ impl Charset {
             CodecError::new(
                 status::ESME_RSUBMITFAIL,
                 "short_message",
-                format!("character {c:?} (U+{:04X}) at {at} is not in charset {}", c as u32, self.name()),
+                format!(
+                    "character {c:?} (U+{:04X}) at {at} is not in charset {}",
+                    c as u32,
+                    self.name()
+                ),
             )
         };
         match self {
@@ -247,16 +284,23 @@ impl Charset {
         };
         let table: &[u32; 256] = match self {
             Charset::Gsm => {
-                return Alphabet::default()
-                    .decode(data)
-                    .map_err(|at| bad(at, &format!("octet 0x{:02X}", data.get(at).copied().unwrap_or(0))));
+                return Alphabet::default().decode(data).map_err(|at| {
+                    bad(
+                        at,
+                        &format!("octet 0x{:02X}", data.get(at).copied().unwrap_or(0)),
+                    )
+                });
             }
             Charset::Utf16Be => {
                 if data.len() % 2 != 0 {
                     return Err(bad(data.len() - 1, "odd trailing octet"));
                 }
-                let units = data.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]]));
-                return Ok(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)).collect());
+                let units = data
+                    .chunks_exact(2)
+                    .map(|p| u16::from_be_bytes([p[0], p[1]]));
+                return Ok(char::decode_utf16(units)
+                    .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+                    .collect());
             }
             Charset::Ascii => {
                 return match data.iter().position(|b| *b >= 0x80) {
@@ -372,14 +416,20 @@ pub const DEFAULT_CHAIN: &[(u8, Charset)] = &[
 
 impl Default for Chain {
     fn default() -> Self {
-        Chain { entries: DEFAULT_CHAIN.to_vec() }
+        Chain {
+            entries: DEFAULT_CHAIN.to_vec(),
+        }
     }
 }
 
 impl Chain {
     pub fn from_entries(entries: Vec<(u8, Charset)>) -> Result<Chain> {
         if entries.is_empty() {
-            return Err(CodecError::new(status::ESME_RSUBMITFAIL, "charset", "the charset chain is empty"));
+            return Err(CodecError::new(
+                status::ESME_RSUBMITFAIL,
+                "charset",
+                "the charset chain is empty",
+            ));
         }
         Ok(Chain { entries })
     }
@@ -389,7 +439,11 @@ impl Chain {
         let mut v = Vec::new();
         for (dcs, name) in entries {
             let dcs = u8::try_from(dcs).map_err(|_| {
-                CodecError::new(status::ESME_RSUBMITFAIL, "data_coding", format!("data_coding {dcs} is not 0..255"))
+                CodecError::new(
+                    status::ESME_RSUBMITFAIL,
+                    "data_coding",
+                    format!("data_coding {dcs} is not 0..255"),
+                )
             })?;
             v.push((dcs, Charset::from_name(name)?));
         }
@@ -423,7 +477,10 @@ impl Chain {
         CodecError::new(
             status::ESME_RSUBMITFAIL,
             "short_message",
-            format!("no charset of the chain represents the text (e.g. {missing:?} not in {})", last.name()),
+            format!(
+                "no charset of the chain represents the text (e.g. {missing:?} not in {})",
+                last.name()
+            ),
         )
     }
 
@@ -499,7 +556,13 @@ mod tests {
 
     #[test]
     fn eight_bit_tables_round_trip() {
-        for cs in [Charset::Ascii, Charset::Latin1, Charset::Jis0201, Charset::Iso8859_5, Charset::Iso8859_8] {
+        for cs in [
+            Charset::Ascii,
+            Charset::Latin1,
+            Charset::Jis0201,
+            Charset::Iso8859_5,
+            Charset::Iso8859_8,
+        ] {
             let mut n = 0;
             for b in 0..=255u8 {
                 if let Ok(s) = cs.decode(&[b]) {
@@ -516,10 +579,19 @@ mod tests {
             };
             assert_eq!(n, expected, "{cs:?}");
         }
-        assert_eq!(Charset::Jis0201.encode("¥‾ｱ").unwrap(), vec![0x5C, 0x7E, 0xB1]);
+        assert_eq!(
+            Charset::Jis0201.encode("¥‾ｱ").unwrap(),
+            vec![0x5C, 0x7E, 0xB1]
+        );
         assert!(!Charset::Jis0201.can_encode("\\"));
-        assert_eq!(Charset::Iso8859_5.encode("Жё№").unwrap(), vec![0xB6, 0xF1, 0xF0]);
-        assert_eq!(Charset::Iso8859_8.encode("שלום").unwrap(), vec![0xF9, 0xEC, 0xE5, 0xED]);
+        assert_eq!(
+            Charset::Iso8859_5.encode("Жё№").unwrap(),
+            vec![0xB6, 0xF1, 0xF0]
+        );
+        assert_eq!(
+            Charset::Iso8859_8.encode("שלום").unwrap(),
+            vec![0xF9, 0xEC, 0xE5, 0xED]
+        );
     }
 
     #[test]
@@ -527,7 +599,10 @@ mod tests {
         let b = Charset::Utf16Be.encode("a😀").unwrap();
         assert_eq!(b, vec![0x00, 0x61, 0xD8, 0x3D, 0xDE, 0x00]);
         assert_eq!(Charset::Utf16Be.decode(&b).unwrap(), "a😀");
-        assert_eq!(Charset::Utf16Be.decode(&[0xD8, 0x3D, 0x00, 0x61]).unwrap(), "\u{FFFD}a");
+        assert_eq!(
+            Charset::Utf16Be.decode(&[0xD8, 0x3D, 0x00, 0x61]).unwrap(),
+            "\u{FFFD}a"
+        );
         assert!(Charset::Utf16Be.decode(&[0x00]).is_err());
     }
 

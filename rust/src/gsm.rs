@@ -76,7 +76,12 @@ impl Table {
             }
             s += 1;
         }
-        Table { to_char, low, high, high_len }
+        Table {
+            to_char,
+            low,
+            high,
+            high_len,
+        }
     }
 
     /// The septet for a character, if this table has it.
@@ -88,7 +93,9 @@ impl Table {
             return if s == ABSENT { None } else { Some(s) };
         }
         let high = &self.high[..self.high_len];
-        high.binary_search_by_key(&cp, |e| e.0).ok().map(|i| high[i].1)
+        high.binary_search_by_key(&cp, |e| e.0)
+            .ok()
+            .map(|i| high[i].1)
     }
 
     /// The character at a septet, if assigned.
@@ -111,7 +118,10 @@ const fn utf8_at(b: &[u8], i: usize) -> (u32, usize) {
     } else if x < 0xE0 {
         (((x & 0x1F) << 6) | (b[i + 1] as u32 & 0x3F), 2)
     } else if x < 0xF0 {
-        (((x & 0x0F) << 12) | ((b[i + 1] as u32 & 0x3F) << 6) | (b[i + 2] as u32 & 0x3F), 3)
+        (
+            ((x & 0x0F) << 12) | ((b[i + 1] as u32 & 0x3F) << 6) | (b[i + 2] as u32 & 0x3F),
+            3,
+        )
     } else {
         (
             ((x & 0x07) << 18)
@@ -191,8 +201,14 @@ pub static DEFAULT_EXT: Table = Table::build(single(common_shift![(0x65, '€')]
 
 /// TS 23.038 A.2.1: Turkish national language single shift table.
 pub static TURKISH_SINGLE: Table = Table::build(single(common_shift![
-    (0x47, 'Ğ'), (0x49, 'İ'), (0x53, 'Ş'), (0x63, 'ç'), (0x65, '€'),
-    (0x67, 'ğ'), (0x69, 'ı'), (0x73, 'ş'),
+    (0x47, 'Ğ'),
+    (0x49, 'İ'),
+    (0x53, 'Ş'),
+    (0x63, 'ç'),
+    (0x65, '€'),
+    (0x67, 'ğ'),
+    (0x69, 'ı'),
+    (0x73, 'ş'),
 ]));
 
 /// TS 23.038 A.3.1: Turkish national language locking shift table.
@@ -210,17 +226,48 @@ pub static TURKISH_LOCKING: Table = Table::build(locking([
 /// TS 23.038 A.2.2: Spanish national language single shift table (Spanish
 /// has no locking shift table; A.3.2 is reserved).
 pub static SPANISH_SINGLE: Table = Table::build(single(common_shift![
-    (0x09, 'ç'), (0x41, 'Á'), (0x49, 'Í'), (0x4F, 'Ó'), (0x55, 'Ú'),
-    (0x61, 'á'), (0x65, '€'), (0x69, 'í'), (0x6F, 'ó'), (0x75, 'ú'),
+    (0x09, 'ç'),
+    (0x41, 'Á'),
+    (0x49, 'Í'),
+    (0x4F, 'Ó'),
+    (0x55, 'Ú'),
+    (0x61, 'á'),
+    (0x65, '€'),
+    (0x69, 'í'),
+    (0x6F, 'ó'),
+    (0x75, 'ú'),
 ]));
 
 /// TS 23.038 A.2.3: Portuguese national language single shift table.
 pub static PORTUGUESE_SINGLE: Table = Table::build(single(common_shift![
-    (0x05, 'ê'), (0x09, 'ç'), (0x0B, 'Ô'), (0x0C, 'ô'), (0x0E, 'Á'), (0x0F, 'á'),
-    (0x12, 'Φ'), (0x13, 'Γ'), (0x15, 'Ω'), (0x16, 'Π'), (0x17, 'Ψ'), (0x18, 'Σ'),
-    (0x19, 'Θ'), (0x1F, 'Ê'), (0x41, 'À'), (0x49, 'Í'), (0x4F, 'Ó'), (0x55, 'Ú'),
-    (0x5B, 'Ã'), (0x5C, 'Õ'), (0x61, 'Â'), (0x65, '€'), (0x69, 'í'), (0x6F, 'ó'),
-    (0x75, 'ú'), (0x7B, 'ã'), (0x7C, 'õ'), (0x7F, 'â'),
+    (0x05, 'ê'),
+    (0x09, 'ç'),
+    (0x0B, 'Ô'),
+    (0x0C, 'ô'),
+    (0x0E, 'Á'),
+    (0x0F, 'á'),
+    (0x12, 'Φ'),
+    (0x13, 'Γ'),
+    (0x15, 'Ω'),
+    (0x16, 'Π'),
+    (0x17, 'Ψ'),
+    (0x18, 'Σ'),
+    (0x19, 'Θ'),
+    (0x1F, 'Ê'),
+    (0x41, 'À'),
+    (0x49, 'Í'),
+    (0x4F, 'Ó'),
+    (0x55, 'Ú'),
+    (0x5B, 'Ã'),
+    (0x5C, 'Õ'),
+    (0x61, 'Â'),
+    (0x65, '€'),
+    (0x69, 'í'),
+    (0x6F, 'ó'),
+    (0x75, 'ú'),
+    (0x7B, 'ã'),
+    (0x7C, 'õ'),
+    (0x7F, 'â'),
 ]));
 
 /// TS 23.038 A.3.3: Portuguese national language locking shift table.
@@ -288,13 +335,22 @@ pub struct Alphabet {
 
 impl Default for Alphabet {
     fn default() -> Self {
-        Alphabet { locking_lang: 0, single_lang: 0, locking: &DEFAULT, single: &DEFAULT_EXT }
+        Alphabet {
+            locking_lang: 0,
+            single_lang: 0,
+            locking: &DEFAULT,
+            single: &DEFAULT_EXT,
+        }
     }
 }
 
 impl std::fmt::Debug for Alphabet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Alphabet(locking={}, single={})", self.locking_lang, self.single_lang)
+        write!(
+            f,
+            "Alphabet(locking={}, single={})",
+            self.locking_lang, self.single_lang
+        )
     }
 }
 
@@ -313,8 +369,12 @@ impl Alphabet {
     /// For decoding: TS 23.038 6.2.1.2.4 has a receiver that lacks a table
     /// fall back to the default one rather than fail.
     pub fn for_decoding(locking_lang: Option<u8>, single_lang: Option<u8>) -> Alphabet {
-        let l = locking_lang.filter(|l| locking_table(*l).is_some()).unwrap_or(0);
-        let s = single_lang.filter(|s| single_table(*s).is_some()).unwrap_or(0);
+        let l = locking_lang
+            .filter(|l| locking_table(*l).is_some())
+            .unwrap_or(0);
+        let s = single_lang
+            .filter(|s| single_table(*s).is_some())
+            .unwrap_or(0);
         Alphabet::new(l, s).unwrap_or_default()
     }
 
@@ -447,7 +507,10 @@ pub fn unpack(data: &[u8], count: Option<usize>, fill_bits: u8) -> Result<Vec<u8
             return Err(CodecError::new(
                 status::ESME_RINVMSGLEN,
                 "short_message",
-                format!("{n} septets asked for, but {} octets hold only {max}", data.len()),
+                format!(
+                    "{n} septets asked for, but {} octets hold only {max}",
+                    data.len()
+                ),
             ))
         }
     };
@@ -532,7 +595,12 @@ mod tests {
             }
             assert_eq!(n, 127);
         }
-        for t in [&DEFAULT_EXT, &TURKISH_SINGLE, &SPANISH_SINGLE, &PORTUGUESE_SINGLE] {
+        for t in [
+            &DEFAULT_EXT,
+            &TURKISH_SINGLE,
+            &SPANISH_SINGLE,
+            &PORTUGUESE_SINGLE,
+        ] {
             for s in 0..128u8 {
                 if let Some(c) = t.char_at(s) {
                     assert_eq!(t.septet(c), Some(s));
@@ -558,14 +626,20 @@ mod tests {
         let es = Alphabet::new(0, LANG_SPANISH).unwrap();
         assert_eq!(es.encode("ç").unwrap(), vec![ESC, 0x09]);
         assert!(Alphabet::new(LANG_SPANISH, 0).is_none());
-        assert_eq!(Alphabet::for_decoding(Some(LANG_SPANISH), Some(99)).locking_lang, 0);
+        assert_eq!(
+            Alphabet::for_decoding(Some(LANG_SPANISH), Some(99)).locking_lang,
+            0
+        );
     }
 
     #[test]
     fn pack_known_vector() {
         // "hellohello" packed, the classic example of TS 23.038 6.1.2.1.1 users.
         let s = Alphabet::default().encode("hellohello").unwrap();
-        assert_eq!(pack(&s, 0), vec![0xE8, 0x32, 0x9B, 0xFD, 0x46, 0x97, 0xD9, 0xEC, 0x37]);
+        assert_eq!(
+            pack(&s, 0),
+            vec![0xE8, 0x32, 0x9B, 0xFD, 0x46, 0x97, 0xD9, 0xEC, 0x37]
+        );
         assert_eq!(unpack(&pack(&s, 0), Some(10), 0).unwrap(), s);
         for fill in 0..7 {
             let p = pack(&s, fill);

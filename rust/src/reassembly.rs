@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use crate::charsets::{Chain, DcsAlphabet, GsmDecode};
 use crate::error::{CodecError, Result};
 use crate::gsm::Alphabet;
-use crate::segment::{fill_bits_after, IEI_CONCAT_16, IEI_CONCAT_8, IEI_NATIONAL_LOCKING, IEI_NATIONAL_SINGLE};
+use crate::segment::{
+    fill_bits_after, IEI_CONCAT_16, IEI_CONCAT_8, IEI_NATIONAL_LOCKING, IEI_NATIONAL_SINGLE,
+};
 use crate::status;
 
 /// IEI 0x04 / 0x05: application port addressing, 8-bit / 16-bit (TS 23.040 9.2.3.24.3/4).
@@ -47,7 +49,11 @@ impl Udh {
 }
 
 fn malformed(msg: String) -> CodecError {
-    CodecError::new(status::ESME_RX_P_APPN, "short_message", format!("malformed UDH: {msg}"))
+    CodecError::new(
+        status::ESME_RX_P_APPN,
+        "short_message",
+        format!("malformed UDH: {msg}"),
+    )
 }
 
 /// Parses the UDH at the start of a short message (esm_class UDHI set).
@@ -58,16 +64,27 @@ pub fn parse_udh(sm: &[u8]) -> Result<Udh> {
     };
     let end = 1 + udhl as usize;
     let Some(body) = sm.get(1..end) else {
-        return Err(malformed(format!("UDHL {udhl} exceeds the {} octets that follow it", sm.len() - 1)));
+        return Err(malformed(format!(
+            "UDHL {udhl} exceeds the {} octets that follow it",
+            sm.len() - 1
+        )));
     };
-    let mut udh = Udh { header_length: end, ..Udh::default() };
+    let mut udh = Udh {
+        header_length: end,
+        ..Udh::default()
+    };
     let mut i = 0;
     while i < body.len() {
         let (Some(&iei), Some(&len)) = (body.get(i), body.get(i + 1)) else {
-            return Err(malformed(format!("truncated element header at offset {}", i + 1)));
+            return Err(malformed(format!(
+                "truncated element header at offset {}",
+                i + 1
+            )));
         };
         let Some(data) = body.get(i + 2..i + 2 + len as usize) else {
-            return Err(malformed(format!("element 0x{iei:02X} length {len} runs past the UDH")));
+            return Err(malformed(format!(
+                "element 0x{iei:02X} length {len} runs past the UDH"
+            )));
         };
         let want = match iei {
             IEI_CONCAT_8 => Some(3),
@@ -79,7 +96,9 @@ pub fn parse_udh(sm: &[u8]) -> Result<Udh> {
         };
         if let Some(w) = want {
             if data.len() != w {
-                return Err(malformed(format!("element 0x{iei:02X} has length {len}, expected {w}")));
+                return Err(malformed(format!(
+                    "element 0x{iei:02X} has length {len}, expected {w}"
+                )));
             }
         }
         match (iei, data) {
@@ -111,14 +130,25 @@ pub fn parse_udh(sm: &[u8]) -> Result<Udh> {
 /// is unpacked part by part (each part has its own fill bits); other
 /// encodings are joined first so a character split by a careless sender
 /// still decodes.
-pub fn decode_message(chain: &Chain, parts: &[&[u8]], dcs: u8, udhi: bool, packed: bool) -> Result<String> {
+pub fn decode_message(
+    chain: &Chain,
+    parts: &[&[u8]],
+    dcs: u8,
+    udhi: bool,
+    packed: bool,
+) -> Result<String> {
     let mut bodies: Vec<(&[u8], u8)> = Vec::with_capacity(parts.len());
     let mut alphabet = None;
     for part in parts {
         if udhi {
             let udh = parse_udh(part)?;
-            if alphabet.is_none() && (udh.national_locking.is_some() || udh.national_single.is_some()) {
-                alphabet = Some(Alphabet::for_decoding(udh.national_locking, udh.national_single));
+            if alphabet.is_none()
+                && (udh.national_locking.is_some() || udh.national_single.is_some())
+            {
+                alphabet = Some(Alphabet::for_decoding(
+                    udh.national_locking,
+                    udh.national_single,
+                ));
             }
             let body = part.get(udh.header_length..).unwrap_or_default();
             bodies.push((body, udh.fill_bits()));
@@ -130,15 +160,39 @@ pub fn decode_message(chain: &Chain, parts: &[&[u8]], dcs: u8, udhi: bool, packe
     if is_gsm && packed {
         let mut out = String::new();
         for (body, fill_bits) in bodies {
-            out.push_str(&chain.decode(body, dcs, GsmDecode { packed, fill_bits, alphabet })?);
+            out.push_str(&chain.decode(
+                body,
+                dcs,
+                GsmDecode {
+                    packed,
+                    fill_bits,
+                    alphabet,
+                },
+            )?);
         }
         return Ok(out);
     }
     if let [(body, _)] = bodies[..] {
-        return chain.decode(body, dcs, GsmDecode { packed: false, fill_bits: 0, alphabet });
+        return chain.decode(
+            body,
+            dcs,
+            GsmDecode {
+                packed: false,
+                fill_bits: 0,
+                alphabet,
+            },
+        );
     }
     let joined: Vec<u8> = bodies.iter().flat_map(|(b, _)| b.iter().copied()).collect();
-    chain.decode(&joined, dcs, GsmDecode { packed: false, fill_bits: 0, alphabet })
+    chain.decode(
+        &joined,
+        dcs,
+        GsmDecode {
+            packed: false,
+            fill_bits: 0,
+            alphabet,
+        },
+    )
 }
 
 /// Identifies one concatenated message; the same shape for UDH and SAR.
@@ -187,10 +241,14 @@ pub struct Incomplete {
 
 impl Incomplete {
     pub fn missing(&self) -> Vec<u8> {
-        (1..=self.key.total).filter(|s| self.parts[*s as usize - 1].is_none()).collect()
+        (1..=self.key.total)
+            .filter(|s| self.parts[*s as usize - 1].is_none())
+            .collect()
     }
     pub fn received(&self) -> Vec<u8> {
-        (1..=self.key.total).filter(|s| self.parts[*s as usize - 1].is_some()).collect()
+        (1..=self.key.total)
+            .filter(|s| self.parts[*s as usize - 1].is_some())
+            .collect()
     }
 }
 
@@ -269,15 +327,24 @@ impl Reassembler {
             if g.received < g.parts.len() {
                 return Added::Pending;
             }
-            let Some(g) = self.groups.remove(&key) else { return Added::Pending };
+            let Some(g) = self.groups.remove(&key) else {
+                return Added::Pending;
+            };
             self.order.remove(&g.order);
             self.remember_completed(key, now_ms);
             return Added::Complete(g.parts.into_iter().map(|p| p.unwrap_or_default()).collect());
         }
         while self.groups.len() >= self.max_pending {
-            let Some((_, oldest)) = self.order.pop_first() else { break };
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
             if let Some(g) = self.groups.remove(&oldest) {
-                self.evicted.push(Incomplete { key: oldest, first_ms: g.first_ms, reason: Reason::Evicted, parts: g.parts });
+                self.evicted.push(Incomplete {
+                    key: oldest,
+                    first_ms: g.first_ms,
+                    reason: Reason::Evicted,
+                    parts: g.parts,
+                });
             }
         }
         let mut parts = vec![None; key.total as usize];
@@ -285,7 +352,15 @@ impl Reassembler {
         self.counter += 1;
         let order = (now_ms, self.counter);
         self.order.insert(order, key.clone());
-        self.groups.insert(key, Group { parts, received: 1, first_ms: now_ms, order });
+        self.groups.insert(
+            key,
+            Group {
+                parts,
+                received: 1,
+                first_ms: now_ms,
+                order,
+            },
+        );
         Added::Pending
     }
 
@@ -311,7 +386,12 @@ impl Reassembler {
             }
             let key = entry.remove();
             if let Some(g) = self.groups.remove(&key) {
-                out.push(Incomplete { key, first_ms: g.first_ms, reason: Reason::Timeout, parts: g.parts });
+                out.push(Incomplete {
+                    key,
+                    first_ms: g.first_ms,
+                    reason: Reason::Timeout,
+                    parts: g.parts,
+                });
             }
         }
         // Completed entries are appended in arrival order, so the front is oldest.
@@ -334,7 +414,12 @@ mod tests {
     use super::*;
 
     fn key(r: u16, t: u8) -> Key {
-        Key { source: "a".into(), destination: "b".into(), reference: r, total: t }
+        Key {
+            source: "a".into(),
+            destination: "b".into(),
+            reference: r,
+            total: t,
+        }
     }
 
     #[test]
@@ -343,14 +428,24 @@ mod tests {
         assert_eq!(u.concat, Some((9, 2, 1)));
         assert_eq!(u.reference_bits, Some(8));
         assert_eq!(u.header_length, 6);
-        let u = parse_udh(&[0x0D, 8, 4, 1, 2, 3, 1, 0x24, 1, 1, 0x70, 2, 0xAA, 0xBB, b'x']).unwrap();
+        let u = parse_udh(&[
+            0x0D, 8, 4, 1, 2, 3, 1, 0x24, 1, 1, 0x70, 2, 0xAA, 0xBB, b'x',
+        ])
+        .unwrap();
         assert_eq!(u.concat, Some((0x0102, 3, 1)));
         assert_eq!(u.national_single, Some(1));
         assert_eq!(u.elements.last(), Some(&(0x70, vec![0xAA, 0xBB])));
         let u = parse_udh(&[6, 5, 4, 0x0B, 0x84, 0x23, 0xF0]).unwrap();
         assert_eq!(u.ports, Some((2948, 9200)));
         assert_eq!(u.fill_bits(), 0);
-        for bad in [&[][..], &[5, 0, 3, 1], &[3, 0, 3, 1], &[2, 0x70], &[4, 0, 2, 1, 1], &[1, 0]] {
+        for bad in [
+            &[][..],
+            &[5, 0, 3, 1],
+            &[3, 0, 3, 1],
+            &[2, 0x70],
+            &[4, 0, 2, 1, 1],
+            &[1, 0],
+        ] {
             assert!(parse_udh(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_udh(&[0]).unwrap().header_length, 1);
@@ -362,11 +457,17 @@ mod tests {
         assert_eq!(r.add(key(1, 3), 3, b"c", 0), Added::Pending);
         assert_eq!(r.add(key(1, 3), 1, b"a", 1), Added::Pending);
         assert_eq!(r.add(key(1, 3), 1, b"x", 2), Added::Duplicate);
-        assert_eq!(r.add(key(1, 3), 2, b"b", 3), Added::Complete(vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]));
+        assert_eq!(
+            r.add(key(1, 3), 2, b"b", 3),
+            Added::Complete(vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()])
+        );
         assert_eq!(r.pending(), 0);
         assert_eq!(r.add(key(1, 3), 2, b"b", 4), Added::Duplicate);
         assert_eq!(r.add(key(1, 3), 0, b"", 4), Added::Invalid("seq is 0"));
-        assert_eq!(r.add(key(1, 3), 4, b"", 4), Added::Invalid("seq is greater than total"));
+        assert_eq!(
+            r.add(key(1, 3), 4, b"", 4),
+            Added::Invalid("seq is greater than total")
+        );
         assert_eq!(r.add(key(1, 0), 1, b"", 4), Added::Invalid("total is 0"));
         // After the completed memory expires, the reference may be reused.
         assert!(r.expire(100, 50).is_empty());
@@ -400,11 +501,19 @@ mod tests {
         let chain = Chain::default();
         let text = "Ağaç şarkı ".repeat(30);
         for packed in [false, true] {
-            let o = Options { national_language: Some(1), packed, reference: 3, ..Options::default() };
+            let o = Options {
+                national_language: Some(1),
+                packed,
+                reference: 3,
+                ..Options::default()
+            };
             let s = segment(&text, &chain, &o).unwrap();
             assert!(s.parts.len() > 1);
             let parts: Vec<&[u8]> = s.parts.iter().map(|p| p.as_slice()).collect();
-            assert_eq!(decode_message(&chain, &parts, s.dcs, true, packed).unwrap(), text);
+            assert_eq!(
+                decode_message(&chain, &parts, s.dcs, true, packed).unwrap(),
+                text
+            );
         }
     }
 }

@@ -79,7 +79,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { concat: Concat::Udh8, reference: 0, packed: false, national_language: None }
+        Options {
+            concat: Concat::Udh8,
+            reference: 0,
+            packed: false,
+            national_language: None,
+        }
     }
 }
 
@@ -119,7 +124,9 @@ impl Plan {
         if self.charset != Charset::Gsm {
             return 0;
         }
-        NATIONAL_IE_OCTETS * ((self.alphabet.locking_lang != 0) as usize + (self.alphabet.single_lang != 0) as usize)
+        NATIONAL_IE_OCTETS
+            * ((self.alphabet.locking_lang != 0) as usize
+                + (self.alphabet.single_lang != 0) as usize)
     }
 }
 
@@ -177,11 +184,18 @@ fn choose_alphabet(text: &str, lang: Option<u8>, concat: Concat) -> Option<(Alph
     let candidates = [(0, 0), (0, lang), (lang, 0), (lang, lang)];
     let mut best: Option<(usize, usize, usize, Alphabet)> = None;
     for (l, s) in candidates {
-        let Some(alphabet) = Alphabet::new(l, s) else { continue };
-        let Some(units) = alphabet.septet_len(text) else { continue };
+        let Some(alphabet) = Alphabet::new(l, s) else {
+            continue;
+        };
+        let Some(units) = alphabet.septet_len(text) else {
+            continue;
+        };
         let ies = (l != 0) as usize + (s != 0) as usize;
         let parts = estimate_parts(units, Encoding::Gsm7, ies * NATIONAL_IE_OCTETS, concat);
-        if best.as_ref().is_none_or(|b| (parts, ies, units) < (b.0, b.1, b.2)) {
+        if best
+            .as_ref()
+            .is_none_or(|b| (parts, ies, units) < (b.0, b.1, b.2))
+        {
             best = Some((parts, ies, units, alphabet));
         }
     }
@@ -202,10 +216,21 @@ fn plan(text: &str, chain: &Chain, opts: &Options) -> Result<(Plan, Vec<char>)> 
     let mut chosen = None;
     for (i, &(dcs, charset)) in chain.entries().iter().enumerate() {
         let found = if charset == Charset::Gsm {
-            choose_alphabet(text, opts.national_language, opts.concat)
-                .map(|(alphabet, units)| Plan { dcs, charset, alphabet, units })
+            choose_alphabet(text, opts.national_language, opts.concat).map(|(alphabet, units)| {
+                Plan {
+                    dcs,
+                    charset,
+                    alphabet,
+                    units,
+                }
+            })
         } else if charset.can_encode(text) {
-            Some(Plan { dcs, charset, alphabet: Alphabet::default(), units: units_of(text, charset) })
+            Some(Plan {
+                dcs,
+                charset,
+                alphabet: Alphabet::default(),
+                units: units_of(text, charset),
+            })
         } else {
             None
         };
@@ -217,20 +242,29 @@ fn plan(text: &str, chain: &Chain, opts: &Options) -> Result<(Plan, Vec<char>)> 
     let Some((index, plan)) = chosen else {
         return Err(chain.no_charset(text));
     };
-    let forced_by = if index == 0 { Vec::new() } else { forced_by(text, chain.entries()[0].1, opts.national_language) };
+    let forced_by = if index == 0 {
+        Vec::new()
+    } else {
+        forced_by(text, chain.entries()[0].1, opts.national_language)
+    };
     Ok((plan, forced_by))
 }
 
 fn forced_by(text: &str, first: Charset, lang: Option<u8>) -> Vec<char> {
     let alphabets: Vec<Alphabet> = match lang {
-        Some(l) if first == Charset::Gsm => {
-            [(0, 0), (0, l), (l, 0), (l, l)].iter().filter_map(|&(a, b)| Alphabet::new(a, b)).collect()
-        }
+        Some(l) if first == Charset::Gsm => [(0, 0), (0, l), (l, 0), (l, l)]
+            .iter()
+            .filter_map(|&(a, b)| Alphabet::new(a, b))
+            .collect(),
         _ => vec![Alphabet::default()],
     };
     let mut out: Vec<char> = Vec::new();
     for c in text.chars() {
-        let ok = if first == Charset::Gsm { alphabets.iter().any(|a| a.code(c).is_some()) } else { first.has(c) };
+        let ok = if first == Charset::Gsm {
+            alphabets.iter().any(|a| a.code(c).is_some())
+        } else {
+            first.has(c)
+        };
         if !ok && !out.contains(&c) {
             out.push(c);
         }
@@ -361,7 +395,10 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
         return Err(CodecError::new(
             status::ESME_RSUBMITFAIL,
             "reference",
-            format!("reference {} does not fit the 8-bit concatenation IE (0..255)", opts.reference),
+            format!(
+                "reference {} does not fit the 8-bit concatenation IE (0..255)",
+                opts.reference
+            ),
         ));
     }
     let (plan, forced_by) = plan(text, chain, opts)?;
@@ -381,8 +418,10 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
         sar: None,
         units: plan.units,
         remaining: 0,
-        national_locking: (national > 0 && plan.alphabet.locking_lang != 0).then_some(plan.alphabet.locking_lang),
-        national_single: (national > 0 && plan.alphabet.single_lang != 0).then_some(plan.alphabet.single_lang),
+        national_locking: (national > 0 && plan.alphabet.locking_lang != 0)
+            .then_some(plan.alphabet.locking_lang),
+        national_single: (national > 0 && plan.alphabet.single_lang != 0)
+            .then_some(plan.alphabet.single_lang),
         forced_by,
     };
 
@@ -397,7 +436,10 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
             return Err(CodecError::new(
                 status::ESME_RINVMSGLEN,
                 "message_payload",
-                format!("{} octets exceed the message_payload maximum of {MAX_PAYLOAD_OCTETS}", part.len()),
+                format!(
+                    "{} octets exceed the message_payload maximum of {MAX_PAYLOAD_OCTETS}",
+                    part.len()
+                ),
             ));
         }
         result.remaining = cap_bytes.saturating_sub(body.len()) / per_unit;
@@ -408,7 +450,9 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
     if plan.units <= single_cap {
         let body = split(text, &plan, usize::MAX, 1)?.pop().unwrap_or_default();
         result.remaining = single_cap - plan.units;
-        result.parts.push(assemble(&plan, &single_header, &body, opts.packed));
+        result
+            .parts
+            .push(assemble(&plan, &single_header, &body, opts.packed));
         return Ok(result);
     }
 
@@ -420,12 +464,22 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
     for (i, body) in bodies.iter().enumerate() {
         let seq = (i + 1) as u8;
         header.clear();
-        write_udh(&mut header, Some((opts.concat, opts.reference, total, seq)), national_alphabet);
-        result.parts.push(assemble(&plan, &header, body, opts.packed));
+        write_udh(
+            &mut header,
+            Some((opts.concat, opts.reference, total, seq)),
+            national_alphabet,
+        );
+        result
+            .parts
+            .push(assemble(&plan, &header, body, opts.packed));
     }
     match opts.concat {
         Concat::Sar => {
-            result.sar = Some((1..=total).map(|seq| (opts.reference, total, seq)).collect());
+            result.sar = Some(
+                (1..=total)
+                    .map(|seq| (opts.reference, total, seq))
+                    .collect(),
+            );
         }
         _ => result.udhi = true,
     }
@@ -476,7 +530,16 @@ mod tests {
     use super::*;
 
     fn seg(text: &str, concat: Concat) -> Segmented {
-        segment(text, &Chain::default(), &Options { concat, reference: 7, ..Options::default() }).unwrap()
+        segment(
+            text,
+            &Chain::default(),
+            &Options {
+                concat,
+                reference: 7,
+                ..Options::default()
+            },
+        )
+        .unwrap()
     }
 
     #[test]
@@ -507,7 +570,10 @@ mod tests {
 
     #[test]
     fn ucs2_limits_and_surrogates() {
-        assert_eq!(seg(&"я".repeat(70), Concat::Udh8).encoding, Encoding::EightBit);
+        assert_eq!(
+            seg(&"я".repeat(70), Concat::Udh8).encoding,
+            Encoding::EightBit
+        );
         let t = format!("😀{}", "a".repeat(68));
         assert_eq!(seg(&t, Concat::Udh8).parts.len(), 1);
         let t = format!("😀{}", "a".repeat(69));
@@ -529,13 +595,26 @@ mod tests {
         let s = seg(&"a".repeat(1000), Concat::Payload);
         assert_eq!(s.parts.len(), 1);
         assert_eq!(s.parts[0].len(), 1000);
-        assert!(segment(&"a".repeat(70000), &Chain::default(), &Options { concat: Concat::Payload, ..Options::default() }).is_err());
+        assert!(segment(
+            &"a".repeat(70000),
+            &Chain::default(),
+            &Options {
+                concat: Concat::Payload,
+                ..Options::default()
+            }
+        )
+        .is_err());
     }
 
     #[test]
     fn too_many_parts() {
         assert_eq!(seg(&"a".repeat(153 * 255), Concat::Udh8).parts.len(), 255);
-        let e = segment(&"a".repeat(153 * 255 + 1), &Chain::default(), &Options::default()).unwrap_err();
+        let e = segment(
+            &"a".repeat(153 * 255 + 1),
+            &Chain::default(),
+            &Options::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.status, status::ESME_RINVMSGLEN);
     }
 
@@ -545,7 +624,10 @@ mod tests {
         let s = seg(tr, Concat::Udh8);
         assert_eq!(s.encoding, Encoding::Ucs2);
         assert!(s.forced_by.contains(&'ğ'));
-        let o = Options { national_language: Some(gsm::LANG_TURKISH), ..Options::default() };
+        let o = Options {
+            national_language: Some(gsm::LANG_TURKISH),
+            ..Options::default()
+        };
         let s = segment(tr, &Chain::default(), &o).unwrap();
         assert_eq!(s.encoding, Encoding::Gsm7);
         assert!(s.udhi);
@@ -553,12 +635,24 @@ mod tests {
         // Plain text keeps the default alphabet and no UDH.
         let s = segment("hello", &Chain::default(), &o).unwrap();
         assert!(!s.udhi && s.national_locking.is_none() && s.national_single.is_none());
-        assert!(segment("x", &Chain::default(), &Options { national_language: Some(9), ..o }).is_err());
+        assert!(segment(
+            "x",
+            &Chain::default(),
+            &Options {
+                national_language: Some(9),
+                ..o
+            }
+        )
+        .is_err());
     }
 
     #[test]
     fn packed_with_udh() {
-        let o = Options { packed: true, reference: 1, ..Options::default() };
+        let o = Options {
+            packed: true,
+            reference: 1,
+            ..Options::default()
+        };
         let s = segment(&"a".repeat(200), &Chain::default(), &o).unwrap();
         assert_eq!(s.parts.len(), 2);
         // 6 octets UDH + 1 fill bit + 153 septets = 48 + 1 + 1071 bits = 140 octets.

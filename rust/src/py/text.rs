@@ -22,7 +22,13 @@ fn err(status: u32, field: &'static str, msg: String) -> CodecError {
 }
 
 fn dcs_u8(dcs: i64) -> Result<u8, CodecError> {
-    u8::try_from(dcs).map_err(|_| err(status::ESME_RX_P_APPN, "data_coding", format!("data_coding {dcs} is not 0..255")))
+    u8::try_from(dcs).map_err(|_| {
+        err(
+            status::ESME_RX_P_APPN,
+            "data_coding",
+            format!("data_coding {dcs} is not 0..255"),
+        )
+    })
 }
 
 /// Formats an optional value the way Python's repr would.
@@ -60,7 +66,14 @@ impl PyChain {
                 let mut v = Vec::with_capacity(e.len());
                 for (dcs, name) in &e {
                     let d = u8::try_from(*dcs).map_err(|_| {
-                        to_pyerr(py, err(status::ESME_RSUBMITFAIL, "data_coding", format!("data_coding {dcs} is not 0..255")))
+                        to_pyerr(
+                            py,
+                            err(
+                                status::ESME_RSUBMITFAIL,
+                                "data_coding",
+                                format!("data_coding {dcs} is not 0..255"),
+                            ),
+                        )
                     })?;
                     v.push((d, Charset::from_name(name).map_err(|e| to_pyerr(py, e))?));
                 }
@@ -73,7 +86,11 @@ impl PyChain {
     /// [(dcs, canonical charset name), ...]
     #[getter]
     fn entries(&self) -> Vec<(u8, &'static str)> {
-        self.inner.entries().iter().map(|(d, c)| (*d, c.name())).collect()
+        self.inner
+            .entries()
+            .iter()
+            .map(|(d, c)| (*d, c.name()))
+            .collect()
     }
 
     /// (dcs, charset name) of the first entry that represents the text.
@@ -84,17 +101,33 @@ impl PyChain {
 
     /// Decodes one short_message by its data_coding.
     #[pyo3(signature = (data, dcs, *, udhi = false, packed = false))]
-    fn decode(&self, py: Python<'_>, data: &[u8], dcs: i64, udhi: bool, packed: bool) -> PyResult<String> {
+    fn decode(
+        &self,
+        py: Python<'_>,
+        data: &[u8],
+        dcs: i64,
+        udhi: bool,
+        packed: bool,
+    ) -> PyResult<String> {
         let dcs = dcs_u8(dcs).map_err(|e| to_pyerr(py, e))?;
-        reassembly::decode_message(&self.inner, &[data], dcs, udhi, packed).map_err(|e| to_pyerr(py, e))
+        reassembly::decode_message(&self.inner, &[data], dcs, udhi, packed)
+            .map_err(|e| to_pyerr(py, e))
     }
 
     /// Decodes a reassembled message from its parts in order.
     #[pyo3(signature = (parts, dcs, *, udhi = false, packed = false))]
-    fn decode_parts(&self, py: Python<'_>, parts: Vec<Vec<u8>>, dcs: i64, udhi: bool, packed: bool) -> PyResult<String> {
+    fn decode_parts(
+        &self,
+        py: Python<'_>,
+        parts: Vec<Vec<u8>>,
+        dcs: i64,
+        udhi: bool,
+        packed: bool,
+    ) -> PyResult<String> {
         let dcs = dcs_u8(dcs).map_err(|e| to_pyerr(py, e))?;
         let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
-        reassembly::decode_message(&self.inner, &refs, dcs, udhi, packed).map_err(|e| to_pyerr(py, e))
+        reassembly::decode_message(&self.inner, &refs, dcs, udhi, packed)
+            .map_err(|e| to_pyerr(py, e))
     }
 
     fn __len__(&self) -> usize {
@@ -102,12 +135,20 @@ impl PyChain {
     }
 
     fn __repr__(&self) -> String {
-        let items: Vec<String> = self.inner.entries().iter().map(|(d, c)| format!("({d}, {:?})", c.name())).collect();
+        let items: Vec<String> = self
+            .inner
+            .entries()
+            .iter()
+            .map(|(d, c)| format!("({d}, {:?})", c.name()))
+            .collect();
         format!("Chain([{}])", items.join(", "))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PyChain>().map(|o| o.get().inner == self.inner).unwrap_or(false)
+        other
+            .cast::<PyChain>()
+            .map(|o| o.get().inner == self.inner)
+            .unwrap_or(false)
     }
 }
 
@@ -277,7 +318,15 @@ impl PyUdh {
             .inner
             .elements
             .iter()
-            .map(|(iei, data)| PyTuple::new(py, [iei.into_pyobject(py)?.into_any(), PyBytes::new(py, data).into_any()]))
+            .map(|(iei, data)| {
+                PyTuple::new(
+                    py,
+                    [
+                        iei.into_pyobject(py)?.into_any(),
+                        PyBytes::new(py, data).into_any(),
+                    ],
+                )
+            })
             .collect();
         PyList::new(py, items?)
     }
@@ -351,7 +400,13 @@ impl PyExpired {
     /// Payloads by seq - 1, None where missing.
     #[getter]
     fn parts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.inner.parts.iter().map(|p| p.as_ref().map(|b| PyBytes::new(py, b))))
+        PyList::new(
+            py,
+            self.inner
+                .parts
+                .iter()
+                .map(|p| p.as_ref().map(|b| PyBytes::new(py, b))),
+        )
     }
     fn __repr__(&self) -> String {
         format!(
@@ -379,7 +434,13 @@ fn added<'py>(py: Python<'py>, a: Added) -> PyResult<Bound<'py, PyTuple>> {
         Added::Duplicate => ("duplicate", None),
         Added::Invalid(_) => ("invalid", None),
     };
-    PyTuple::new(py, [name.into_pyobject(py)?.into_any(), parts.into_pyobject(py)?.into_any()])
+    PyTuple::new(
+        py,
+        [
+            name.into_pyobject(py)?.into_any(),
+            parts.into_pyobject(py)?.into_any(),
+        ],
+    )
 }
 
 #[pymethods]
@@ -388,9 +449,13 @@ impl PyReassembler {
     #[pyo3(signature = (max_pending = reassembly::DEFAULT_MAX_PENDING))]
     fn new(max_pending: usize) -> PyResult<Self> {
         if max_pending == 0 {
-            return Err(pyo3::exceptions::PyValueError::new_err("max_pending must be at least 1"));
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "max_pending must be at least 1",
+            ));
         }
-        Ok(PyReassembler { inner: reassembly::Reassembler::new(max_pending) })
+        Ok(PyReassembler {
+            inner: reassembly::Reassembler::new(max_pending),
+        })
     }
 
     /// Adds one part; returns (status, parts in order when complete).
@@ -406,11 +471,24 @@ impl PyReassembler {
         payload: &[u8],
         now_ms: i64,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let (Ok(reference), Ok(total), Ok(seq)) = (u16::try_from(reference), u8::try_from(total), u8::try_from(seq))
-        else {
+        let (Ok(reference), Ok(total), Ok(seq)) = (
+            u16::try_from(reference),
+            u8::try_from(total),
+            u8::try_from(seq),
+        ) else {
             return added(py, Added::Invalid("reference, total or seq out of range"));
         };
-        let a = self.inner.add(Key { source, destination, reference, total }, seq, payload, now_ms);
+        let a = self.inner.add(
+            Key {
+                source,
+                destination,
+                reference,
+                total,
+            },
+            seq,
+            payload,
+            now_ms,
+        );
         added(py, a)
     }
 
@@ -429,9 +507,17 @@ impl PyReassembler {
         let udh = reassembly::parse_udh(short_message).map_err(|e| to_pyerr(py, e))?;
         let a = match udh.concat {
             None => Added::Complete(vec![short_message.to_vec()]),
-            Some((reference, total, seq)) => {
-                self.inner.add(Key { source, destination, reference, total }, seq, short_message, now_ms)
-            }
+            Some((reference, total, seq)) => self.inner.add(
+                Key {
+                    source,
+                    destination,
+                    reference,
+                    total,
+                },
+                seq,
+                short_message,
+                now_ms,
+            ),
         };
         added(py, a)
     }
@@ -439,7 +525,11 @@ impl PyReassembler {
     /// Incomplete groups whose first part is `timeout_ms` old or older, and
     /// any evicted since the last call.
     fn expire(&mut self, now_ms: i64, timeout_ms: i64) -> Vec<PyExpired> {
-        self.inner.expire(now_ms, timeout_ms).into_iter().map(|inner| PyExpired { inner }).collect()
+        self.inner
+            .expire(now_ms, timeout_ms)
+            .into_iter()
+            .map(|inner| PyExpired { inner })
+            .collect()
     }
 
     #[getter]
@@ -457,18 +547,43 @@ impl PyReassembler {
     }
 }
 
-fn options(py: Python<'_>, concat: &str, reference: i64, packed: bool, national_language: Option<i64>) -> PyResult<Options> {
+fn options(
+    py: Python<'_>,
+    concat: &str,
+    reference: i64,
+    packed: bool,
+    national_language: Option<i64>,
+) -> PyResult<Options> {
     let concat = Concat::from_name(concat).map_err(|e| to_pyerr(py, e))?;
     let reference = u16::try_from(reference).map_err(|_| {
-        to_pyerr(py, err(status::ESME_RSUBMITFAIL, "reference", format!("reference {reference} is not 0..65535")))
+        to_pyerr(
+            py,
+            err(
+                status::ESME_RSUBMITFAIL,
+                "reference",
+                format!("reference {reference} is not 0..65535"),
+            ),
+        )
     })?;
     let national_language = match national_language {
         None => None,
         Some(l) => Some(u8::try_from(l).map_err(|_| {
-            to_pyerr(py, err(status::ESME_RSUBMITFAIL, "national_language", format!("national language {l} is not 0..255")))
+            to_pyerr(
+                py,
+                err(
+                    status::ESME_RSUBMITFAIL,
+                    "national_language",
+                    format!("national language {l} is not 0..255"),
+                ),
+            )
         })?),
     };
-    Ok(Options { concat, reference, packed, national_language })
+    Ok(Options {
+        concat,
+        reference,
+        packed,
+        national_language,
+    })
 }
 
 fn charset(py: Python<'_>, name: &str) -> PyResult<Charset> {
@@ -500,7 +615,14 @@ fn can_encode(py: Python<'_>, text: &str, charset: &str) -> PyResult<bool> {
 
 fn check_fill(py: Python<'_>, fill_bits: u8) -> PyResult<()> {
     if fill_bits > 6 {
-        return Err(to_pyerr(py, err(status::ESME_RX_P_APPN, "short_message", format!("fill_bits {fill_bits} is not 0..6"))));
+        return Err(to_pyerr(
+            py,
+            err(
+                status::ESME_RX_P_APPN,
+                "short_message",
+                format!("fill_bits {fill_bits} is not 0..6"),
+            ),
+        ));
     }
     Ok(())
 }
@@ -512,7 +634,11 @@ fn gsm_pack<'py>(py: Python<'py>, septets: &[u8], fill_bits: u8) -> PyResult<Bou
     if let Some(at) = septets.iter().position(|s| *s > gsm::SEPTET_MAX) {
         return Err(to_pyerr(
             py,
-            err(status::ESME_RX_P_APPN, "short_message", format!("octet 0x{:02X} at {at} is not a septet", septets[at])),
+            err(
+                status::ESME_RX_P_APPN,
+                "short_message",
+                format!("octet 0x{:02X} at {at} is not a septet", septets[at]),
+            ),
         ));
     }
     Ok(PyBytes::new(py, &gsm::pack(septets, fill_bits)))
@@ -520,7 +646,12 @@ fn gsm_pack<'py>(py: Python<'py>, septets: &[u8], fill_bits: u8) -> PyResult<Bou
 
 #[pyfunction]
 #[pyo3(signature = (data, count = None, fill_bits = 0))]
-fn gsm_unpack<'py>(py: Python<'py>, data: &[u8], count: Option<usize>, fill_bits: u8) -> PyResult<Bound<'py, PyBytes>> {
+fn gsm_unpack<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    count: Option<usize>,
+    fill_bits: u8,
+) -> PyResult<Bound<'py, PyBytes>> {
     check_fill(py, fill_bits)?;
     let s = gsm::unpack(data, count, fill_bits).map_err(|e| to_pyerr(py, e))?;
     Ok(PyBytes::new(py, &s))
@@ -557,7 +688,9 @@ fn segment_many(
 ) -> PyResult<Vec<PySegmented>> {
     if let Some(r) = &references {
         if r.len() != texts.len() {
-            return Err(pyo3::exceptions::PyValueError::new_err("references must have one entry per text"));
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "references must have one entry per text",
+            ));
         }
     }
     let chain = PyChain::get(&chain);
@@ -565,7 +698,9 @@ fn segment_many(
     for (i, text) in texts.iter().enumerate() {
         let reference = references.as_ref().map(|r| r[i]).unwrap_or(0);
         let opts = options(py, concat, reference, packed, national_language)?;
-        out.push(PySegmented { inner: seg::segment(text, chain, &opts).map_err(|e| to_pyerr(py, e))? });
+        out.push(PySegmented {
+            inner: seg::segment(text, chain, &opts).map_err(|e| to_pyerr(py, e))?,
+        });
     }
     Ok(out)
 }
@@ -587,7 +722,10 @@ fn preview(
 #[pyfunction]
 fn parse_udh(py: Python<'_>, short_message: &[u8]) -> PyResult<PyUdh> {
     let inner = reassembly::parse_udh(short_message).map_err(|e| to_pyerr(py, e))?;
-    let payload = short_message.get(inner.header_length..).unwrap_or_default().to_vec();
+    let payload = short_message
+        .get(inner.header_length..)
+        .unwrap_or_default()
+        .to_vec();
     Ok(PyUdh { inner, payload })
 }
 
@@ -608,6 +746,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(segment_many, m)?)?;
     m.add_function(wrap_pyfunction!(preview, m)?)?;
     m.add_function(wrap_pyfunction!(parse_udh, m)?)?;
-    m.add("NATIONAL_LANGUAGES", gsm::SUPPORTED_LANGUAGES.iter().map(|l| u32::from(*l)).collect::<Vec<_>>())?;
+    m.add(
+        "NATIONAL_LANGUAGES",
+        gsm::SUPPORTED_LANGUAGES
+            .iter()
+            .map(|l| u32::from(*l))
+            .collect::<Vec<_>>(),
+    )?;
     Ok(())
 }
