@@ -213,6 +213,8 @@ def preview(
     text: str, chain: Chain | None = None, *, concat: ConcatMethod = "udh8", national_language: int | None = None
 ) -> Preview:
     """concat="payload" is previewed as the udh8 split the SMSC makes."""
+def parse_udh(short_message: bytes) -> Udh:
+    """Parse the UDH at the start of a short_message whose esm_class has UDHI."""
 
 # --- end charsets and segmentation ---
 
