@@ -377,3 +377,16 @@ def test_unknown_language_in_udh_falls_back_to_default():
     # TS 23.038: a receiver without the table uses the default alphabet.
     data = bytes([6, 0x24, 1, 9, 0x25, 1, 2]) + core.encode("Hi €", "gsm")
     assert core.Chain().decode(data, 0, udhi=True) == "Hi €"
+
+
+@given(st.binary(max_size=64).filter(lambda b: len(b) % 2 == 0))
+def test_utf16_decode_matches_python_replace(data):
+    assert core.decode(data, "utf-16be") == data.decode("utf-16-be", errors="replace")
+
+
+def test_public_names():
+    for name in ["Chain", "Segmented", "Preview", "Udh", "Expired", "Reassembler", "charset_names", "encode",
+                 "decode", "can_encode", "gsm_pack", "gsm_unpack", "segment", "segment_many", "preview",
+                 "parse_udh", "NATIONAL_LANGUAGES"]:
+        assert hasattr(core, name), name
+    assert core.NATIONAL_LANGUAGES == [1, 2, 3]

@@ -268,7 +268,7 @@ GSM_UCS2 = core.Chain([(0, "gsm_0338"), (8, "utf-16be")])
 def test_national_text_stays_7_bit(lang, text):
     without = core.segment(text, GSM_UCS2)
     assert without.encoding == "ucs2"
-    assert without.forced_by
+    assert core.preview(text, GSM_UCS2).forced_by
     # The seed's chain has Latin-1 before UCS-2: Spanish and Portuguese fit it.
     assert core.segment(text).encoding == ("ucs2" if lang == 1 else "8bit")
     seg = core.segment(text, GSM_UCS2, national_language=lang)
@@ -321,4 +321,4 @@ def test_custom_chain():
     seg = core.segment("hello", chain)
     assert (seg.dcs, seg.charset, seg.encoding) == (3, "ISO-8859-1", "8bit")
     assert core.segment("€", chain).dcs == 8
-    assert core.segment("€", chain).forced_by == ["€"]
+    assert core.preview("€", chain).forced_by == ["€"]

@@ -92,9 +92,6 @@ class Segmented:
     def national_single(self) -> int | None: ...
     @property
     def national_locking(self) -> int | None: ...
-    @property
-    def forced_by(self) -> list[str]:
-        """Characters the chain's first charset cannot represent."""
     def __len__(self) -> int: ...
 
 class Preview:
@@ -111,7 +108,9 @@ class Preview:
     @property
     def remaining(self) -> int: ...
     @property
-    def forced_by(self) -> list[str]: ...
+    def forced_by(self) -> list[str]:
+        """Characters the chain's first charset cannot represent (why a later
+        one, e.g. UCS-2, was chosen): up to 16, in order of appearance."""
     @property
     def national_single(self) -> int | None: ...
     @property
@@ -214,6 +213,8 @@ def preview(
     text: str, chain: Chain | None = None, *, concat: ConcatMethod = "udh8", national_language: int | None = None
 ) -> Preview:
     """concat="payload" is previewed as the udh8 split the SMSC makes."""
+def parse_udh(short_message: bytes) -> Udh:
+    """Parse the UDH at the start of a short_message whose esm_class has UDHI."""
 
 # --- end charsets and segmentation ---
 

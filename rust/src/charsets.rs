@@ -232,6 +232,7 @@ impl Charset {
         match self {
             Charset::Utf16Be => true,
             Charset::Ascii => text.is_ascii(),
+            Charset::Gsm => Alphabet::default().can_encode(text),
             _ => text.chars().all(|c| self.has(c)),
         }
     }

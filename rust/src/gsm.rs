@@ -39,6 +39,9 @@ pub struct Table {
     /// (code point, septet) for code points >= 256, sorted by code point.
     high: [(u32, u8); 128],
     high_len: usize,
+    /// Bit (cp % 256) set for every code point in `high`: rejects most
+    /// non-Latin text (Cyrillic, CJK, emoji) without a search.
+    high_bloom: [u64; 4],
 }
 
 impl Table {
@@ -76,11 +79,19 @@ impl Table {
             }
             s += 1;
         }
+        let mut high_bloom = [0u64; 4];
+        let mut i = 0;
+        while i < high_len {
+            let b = (high[i].0 % 256) as usize;
+            high_bloom[b / 64] |= 1 << (b % 64);
+            i += 1;
+        }
         Table {
             to_char,
             low,
             high,
             high_len,
+            high_bloom,
         }
     }
 
@@ -91,6 +102,10 @@ impl Table {
         if cp < 256 {
             let s = self.low[cp as usize];
             return if s == ABSENT { None } else { Some(s) };
+        }
+        let b = (cp % 256) as usize;
+        if self.high_bloom[b / 64] & (1 << (b % 64)) == 0 {
+            return None;
         }
         let high = &self.high[..self.high_len];
         high.binary_search_by_key(&cp, |e| e.0)
@@ -173,7 +188,7 @@ const fn single(entries: &[(u8, char)]) -> [u32; 128] {
 }
 
 /// TS 23.038 6.2.1: the GSM 7 bit default alphabet.
-pub static DEFAULT: Table = Table::build(locking([
+const DEFAULT_CHARS: [u32; 128] = locking([
     "@£$¥èéùìòÇ\nØø\rÅå",
     "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ",
     " !\"#¤%&'()*+,-./",
@@ -182,7 +197,8 @@ pub static DEFAULT: Table = Table::build(locking([
     "PQRSTUVWXYZÄÖÑÜ§",
     "¿abcdefghijklmno",
     "pqrstuvwxyzäöñüà",
-]));
+]);
+pub static DEFAULT: Table = Table::build(DEFAULT_CHARS);
 
 /// Positions every single shift table of annex A.2 shares with the default
 /// extension table (6.2.1.1): form feed, ^ { } \ [ ~ ] |.
@@ -197,10 +213,11 @@ macro_rules! common_shift {
 }
 
 /// TS 23.038 6.2.1.1: the default alphabet extension table.
-pub static DEFAULT_EXT: Table = Table::build(single(common_shift![(0x65, '€')]));
+const DEFAULT_EXT_CHARS: [u32; 128] = single(common_shift![(0x65, '€')]);
+pub static DEFAULT_EXT: Table = Table::build(DEFAULT_EXT_CHARS);
 
 /// TS 23.038 A.2.1: Turkish national language single shift table.
-pub static TURKISH_SINGLE: Table = Table::build(single(common_shift![
+const TURKISH_SINGLE_CHARS: [u32; 128] = single(common_shift![
     (0x47, 'Ğ'),
     (0x49, 'İ'),
     (0x53, 'Ş'),
@@ -209,10 +226,11 @@ pub static TURKISH_SINGLE: Table = Table::build(single(common_shift![
     (0x67, 'ğ'),
     (0x69, 'ı'),
     (0x73, 'ş'),
-]));
+]);
+pub static TURKISH_SINGLE: Table = Table::build(TURKISH_SINGLE_CHARS);
 
 /// TS 23.038 A.3.1: Turkish national language locking shift table.
-pub static TURKISH_LOCKING: Table = Table::build(locking([
+const TURKISH_LOCKING_CHARS: [u32; 128] = locking([
     "@£$¥€éùıòÇ\nĞğ\rÅå",
     "Δ_ΦΓΛΩΠΨΣΘΞ\x1bŞşßÉ",
     " !\"#¤%&'()*+,-./",
@@ -221,11 +239,12 @@ pub static TURKISH_LOCKING: Table = Table::build(locking([
     "PQRSTUVWXYZÄÖÑÜ§",
     "çabcdefghijklmno",
     "pqrstuvwxyzäöñüà",
-]));
+]);
+pub static TURKISH_LOCKING: Table = Table::build(TURKISH_LOCKING_CHARS);
 
 /// TS 23.038 A.2.2: Spanish national language single shift table (Spanish
 /// has no locking shift table; A.3.2 is reserved).
-pub static SPANISH_SINGLE: Table = Table::build(single(common_shift![
+const SPANISH_SINGLE_CHARS: [u32; 128] = single(common_shift![
     (0x09, 'ç'),
     (0x41, 'Á'),
     (0x49, 'Í'),
@@ -236,10 +255,11 @@ pub static SPANISH_SINGLE: Table = Table::build(single(common_shift![
     (0x69, 'í'),
     (0x6F, 'ó'),
     (0x75, 'ú'),
-]));
+]);
+pub static SPANISH_SINGLE: Table = Table::build(SPANISH_SINGLE_CHARS);
 
 /// TS 23.038 A.2.3: Portuguese national language single shift table.
-pub static PORTUGUESE_SINGLE: Table = Table::build(single(common_shift![
+const PORTUGUESE_SINGLE_CHARS: [u32; 128] = single(common_shift![
     (0x05, 'ê'),
     (0x09, 'ç'),
     (0x0B, 'Ô'),
@@ -268,10 +288,11 @@ pub static PORTUGUESE_SINGLE: Table = Table::build(single(common_shift![
     (0x7B, 'ã'),
     (0x7C, 'õ'),
     (0x7F, 'â'),
-]));
+]);
+pub static PORTUGUESE_SINGLE: Table = Table::build(PORTUGUESE_SINGLE_CHARS);
 
 /// TS 23.038 A.3.3: Portuguese national language locking shift table.
-pub static PORTUGUESE_LOCKING: Table = Table::build(locking([
+const PORTUGUESE_LOCKING_CHARS: [u32; 128] = locking([
     "@£$¥êéúíóç\nÔô\rÁá",
     "Δ_ªÇÀ∞^\\€Ó|\x1bÂâÊÉ",
     " !\"#º%&'()*+,-./",
@@ -280,7 +301,8 @@ pub static PORTUGUESE_LOCKING: Table = Table::build(locking([
     "PQRSTUVWXYZÃÕÚÜ§",
     "~abcdefghijklmno",
     "pqrstuvwxyzãõ`üà",
-]));
+]);
+pub static PORTUGUESE_LOCKING: Table = Table::build(PORTUGUESE_LOCKING_CHARS);
 
 /// The locking shift table for a national language identifier, if shipped.
 pub fn locking_table(lang: u8) -> Option<&'static Table> {
@@ -301,6 +323,80 @@ pub fn single_table(lang: u8) -> Option<&'static Table> {
         LANG_PORTUGUESE => Some(&PORTUGUESE_SINGLE),
         _ => None,
     }
+}
+
+/// Combined lookup for code points below 256 (all of ASCII and Latin-1, where
+/// almost all GSM text lives): one septet, ESCAPED | septet, or MISSING.
+const ESCAPED: u16 = 0x100;
+const MISSING: u16 = 0xFFFF;
+type LatinMap = [u16; 256];
+
+const fn latin_map(locking: &[u32; 128], single: &[u32; 128]) -> LatinMap {
+    let mut m = [MISSING; 256];
+    // Single shift first so that the locking table (one septet) wins.
+    let mut s = 0;
+    while s < 128 {
+        let c = single[s];
+        if c < 256 && m[c as usize] == MISSING {
+            m[c as usize] = ESCAPED | s as u16;
+        }
+        s += 1;
+    }
+    let mut s = 0;
+    while s < 128 {
+        let c = locking[s];
+        if c < 256 && (m[c as usize] & ESCAPED != 0 || m[c as usize] == MISSING) {
+            m[c as usize] = s as u16;
+        }
+        s += 1;
+    }
+    m
+}
+
+const LOCKINGS: [&[u32; 128]; 3] = [
+    &DEFAULT_CHARS,
+    &TURKISH_LOCKING_CHARS,
+    &PORTUGUESE_LOCKING_CHARS,
+];
+const SINGLES: [&[u32; 128]; 4] = [
+    &DEFAULT_EXT_CHARS,
+    &TURKISH_SINGLE_CHARS,
+    &SPANISH_SINGLE_CHARS,
+    &PORTUGUESE_SINGLE_CHARS,
+];
+
+const fn all_latin_maps() -> [[LatinMap; 4]; 3] {
+    let mut out = [[[MISSING; 256]; 4]; 3];
+    let mut l = 0;
+    while l < 3 {
+        let mut s = 0;
+        while s < 4 {
+            out[l][s] = latin_map(LOCKINGS[l], SINGLES[s]);
+            s += 1;
+        }
+        l += 1;
+    }
+    out
+}
+
+/// Every shipped (locking, single) pair, indexed as in LOCKINGS / SINGLES.
+static LATIN_MAPS: [[LatinMap; 4]; 3] = all_latin_maps();
+
+fn latin_index(locking_lang: u8, single_lang: u8) -> Option<(usize, usize)> {
+    let l = match locking_lang {
+        0 => 0,
+        LANG_TURKISH => 1,
+        LANG_PORTUGUESE => 2,
+        _ => return None,
+    };
+    let s = match single_lang {
+        0 => 0,
+        LANG_TURKISH => 1,
+        LANG_SPANISH => 2,
+        LANG_PORTUGUESE => 3,
+        _ => return None,
+    };
+    Some((l, s))
 }
 
 /// Language identifiers for which this build has at least one table.
@@ -331,6 +427,7 @@ pub struct Alphabet {
     pub single_lang: u8,
     locking: &'static Table,
     single: &'static Table,
+    latin: &'static LatinMap,
 }
 
 impl Default for Alphabet {
@@ -340,6 +437,7 @@ impl Default for Alphabet {
             single_lang: 0,
             locking: &DEFAULT,
             single: &DEFAULT_EXT,
+            latin: &LATIN_MAPS[0][0],
         }
     }
 }
@@ -358,11 +456,13 @@ impl Alphabet {
     /// The alphabet for the given locking / single shift languages; None if a
     /// requested table is not shipped (Spanish locking is reserved in the spec).
     pub fn new(locking_lang: u8, single_lang: u8) -> Option<Alphabet> {
+        let (l, s) = latin_index(locking_lang, single_lang)?;
         Some(Alphabet {
             locking_lang,
             single_lang,
             locking: locking_table(locking_lang)?,
             single: single_table(single_lang)?,
+            latin: &LATIN_MAPS[l][s],
         })
     }
 
@@ -381,6 +481,14 @@ impl Alphabet {
     /// How a character encodes, preferring the locking table (one septet).
     #[inline]
     pub fn code(&self, c: char) -> Option<Code> {
+        let cp = c as u32;
+        if cp < 256 {
+            return match self.latin[cp as usize] {
+                MISSING => None,
+                v if v & ESCAPED != 0 => Some(Code::Escaped(v as u8)),
+                v => Some(Code::One(v as u8)),
+            };
+        }
         if let Some(s) = self.locking.septet(c) {
             return Some(Code::One(s));
         }
@@ -389,6 +497,16 @@ impl Alphabet {
 
     /// Septets needed for the text, or None if some character is missing.
     pub fn septet_len(&self, text: &str) -> Option<usize> {
+        if text.is_ascii() {
+            let mut n = 0;
+            for &b in text.as_bytes() {
+                match self.latin[b as usize] {
+                    MISSING => return None,
+                    v => n += 1 + (v >> 8) as usize,
+                }
+            }
+            return Some(n);
+        }
         let mut n = 0;
         for c in text.chars() {
             n += self.code(c)?.septets();
@@ -397,7 +515,7 @@ impl Alphabet {
     }
 
     pub fn can_encode(&self, text: &str) -> bool {
-        text.chars().all(|c| self.code(c).is_some())
+        self.septet_len(text).is_some()
     }
 
     /// Appends the unpacked septets of one character.
@@ -412,13 +530,35 @@ impl Alphabet {
         }
     }
 
+    /// Appends unpacked septets (one per octet); the error names the first
+    /// character the alphabet lacks (`out` then holds a partial encoding).
+    pub fn encode_into(&self, text: &str, out: &mut Vec<u8>) -> std::result::Result<(), char> {
+        out.reserve(text.len());
+        if text.is_ascii() {
+            // ASCII fast path: one table index per byte, no UTF-8 decoding.
+            for &b in text.as_bytes() {
+                match self.latin[b as usize] {
+                    MISSING => return Err(b as char),
+                    v if v & ESCAPED != 0 => {
+                        out.push(ESC);
+                        out.push(v as u8);
+                    }
+                    v => out.push(v as u8),
+                }
+            }
+            return Ok(());
+        }
+        for c in text.chars() {
+            Self::push_code(out, self.code(c).ok_or(c)?);
+        }
+        Ok(())
+    }
+
     /// Unpacked septets (one per octet); the error names the first character
     /// the alphabet lacks.
     pub fn encode(&self, text: &str) -> std::result::Result<Vec<u8>, char> {
-        let mut out = Vec::with_capacity(text.len());
-        for c in text.chars() {
-            Self::push_code(&mut out, self.code(c).ok_or(c)?);
-        }
+        let mut out = Vec::new();
+        self.encode_into(text, &mut out)?;
         Ok(out)
     }
 
@@ -610,6 +750,24 @@ mod tests {
         assert_eq!(TURKISH_LOCKING.septet('ş'), Some(0x1D));
         assert_eq!(PORTUGUESE_LOCKING.septet('∞'), Some(0x15));
         assert_eq!(PORTUGUESE_LOCKING.septet('`'), Some(0x7D));
+    }
+
+    #[test]
+    fn latin_maps_agree_with_tables() {
+        for l in [0, LANG_TURKISH, LANG_PORTUGUESE] {
+            for s in [0, LANG_TURKISH, LANG_SPANISH, LANG_PORTUGUESE] {
+                let a = Alphabet::new(l, s).unwrap();
+                for cp in 0..256u32 {
+                    let c = char::from_u32(cp).unwrap();
+                    let slow = a
+                        .locking
+                        .septet(c)
+                        .map(Code::One)
+                        .or_else(|| a.single.septet(c).map(Code::Escaped));
+                    assert_eq!(a.code(c), slow, "{l} {s} U+{cp:04X}");
+                }
+            }
+        }
     }
 
     #[test]

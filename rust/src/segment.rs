@@ -105,21 +105,28 @@ pub struct Segmented {
     pub remaining: usize,
     pub national_locking: Option<u8>,
     pub national_single: Option<u8>,
-    /// Characters the chain's first entry cannot represent (why a later
-    /// charset, e.g. UCS-2, was chosen); empty if the first entry was used.
-    pub forced_by: Vec<char>,
 }
 
-/// The outcome of charset selection.
-#[derive(Debug, Clone, Copy)]
+/// The outcome of charset selection: the text encoded once, to be sliced
+/// into parts.
+#[derive(Debug, Clone)]
 struct Plan {
     dcs: u8,
     charset: Charset,
     alphabet: Alphabet,
-    units: usize,
+    /// Unpacked septets, octets, or UTF-16BE bytes.
+    encoded: Vec<u8>,
 }
 
 impl Plan {
+    fn encoding(&self) -> Encoding {
+        self.charset.encoding()
+    }
+
+    fn units(&self) -> usize {
+        self.encoded.len() / bytes_per_unit(self.encoding())
+    }
+
     fn national_ie_octets(&self) -> usize {
         if self.charset != Charset::Gsm {
             return 0;
@@ -175,53 +182,53 @@ fn check_language(lang: u8) -> Result<()> {
 
 /// The GSM alphabet (default, or with the language's single and/or locking
 /// shift table) that represents the text in the fewest parts, then with the
-/// fewest IEs, then the fewest septets; None if none can.
-fn choose_alphabet(text: &str, lang: Option<u8>, concat: Concat) -> Option<(Alphabet, usize)> {
-    let default = Alphabet::default();
-    let Some(lang) = lang else {
-        return default.septet_len(text).map(|n| (default, n));
-    };
-    let candidates = [(0, 0), (0, lang), (lang, 0), (lang, lang)];
+/// fewest IEs, then the fewest septets, with the text encoded in it; None if
+/// none can.
+fn choose_alphabet(text: &str, lang: Option<u8>, concat: Concat) -> Option<(Alphabet, Vec<u8>)> {
     let mut best: Option<(usize, usize, usize, Alphabet)> = None;
-    for (l, s) in candidates {
-        let Some(alphabet) = Alphabet::new(l, s) else {
-            continue;
-        };
-        let Some(units) = alphabet.septet_len(text) else {
-            continue;
-        };
-        let ies = (l != 0) as usize + (s != 0) as usize;
-        let parts = estimate_parts(units, Encoding::Gsm7, ies * NATIONAL_IE_OCTETS, concat);
-        if best
-            .as_ref()
-            .is_none_or(|b| (parts, ies, units) < (b.0, b.1, b.2))
-        {
-            best = Some((parts, ies, units, alphabet));
+    if let Some(lang) = lang {
+        for (l, s) in [(0, 0), (0, lang), (lang, 0), (lang, lang)] {
+            let Some(alphabet) = Alphabet::new(l, s) else {
+                continue;
+            };
+            let Some(units) = alphabet.septet_len(text) else {
+                continue;
+            };
+            let ies = (l != 0) as usize + (s != 0) as usize;
+            let parts = estimate_parts(units, Encoding::Gsm7, ies * NATIONAL_IE_OCTETS, concat);
+            if best
+                .as_ref()
+                .is_none_or(|b| (parts, ies, units) < (b.0, b.1, b.2))
+            {
+                best = Some((parts, ies, units, alphabet));
+            }
         }
     }
-    best.map(|(_, _, n, a)| (a, n))
+    let alphabet = match (lang, best) {
+        (Some(_), None) => return None,
+        (_, Some((_, _, _, a))) => a,
+        (None, None) => Alphabet::default(),
+    };
+    // Encoding stops at the first missing character: a cheap "can it?".
+    let mut encoded = Vec::new();
+    alphabet.encode_into(text, &mut encoded).ok()?;
+    Some((alphabet, encoded))
 }
 
-fn units_of(text: &str, charset: Charset) -> usize {
-    match charset.encoding() {
-        Encoding::Ucs2 => text.encode_utf16().count(),
-        _ => text.chars().count(),
-    }
-}
-
-fn plan(text: &str, chain: &Chain, opts: &Options) -> Result<(Plan, Vec<char>)> {
+/// The chosen plan and the index of its chain entry.
+fn plan(text: &str, chain: &Chain, opts: &Options) -> Result<(Plan, usize)> {
     if let Some(lang) = opts.national_language {
         check_language(lang)?;
     }
     let mut chosen = None;
     for (i, &(dcs, charset)) in chain.entries().iter().enumerate() {
         let found = if charset == Charset::Gsm {
-            choose_alphabet(text, opts.national_language, opts.concat).map(|(alphabet, units)| {
+            choose_alphabet(text, opts.national_language, opts.concat).map(|(alphabet, encoded)| {
                 Plan {
                     dcs,
                     charset,
                     alphabet,
-                    units,
+                    encoded,
                 }
             })
         } else if charset.can_encode(text) {
@@ -229,7 +236,7 @@ fn plan(text: &str, chain: &Chain, opts: &Options) -> Result<(Plan, Vec<char>)> 
                 dcs,
                 charset,
                 alphabet: Alphabet::default(),
-                units: units_of(text, charset),
+                encoded: charset.encode(text)?,
             })
         } else {
             None
@@ -242,13 +249,12 @@ fn plan(text: &str, chain: &Chain, opts: &Options) -> Result<(Plan, Vec<char>)> 
     let Some((index, plan)) = chosen else {
         return Err(chain.no_charset(text));
     };
-    let forced_by = if index == 0 {
-        Vec::new()
-    } else {
-        forced_by(text, chain.entries()[0].1, opts.national_language)
-    };
-    Ok((plan, forced_by))
+    Ok((plan, index))
 }
+
+/// forced_by lists at most this many characters: enough to show a user why,
+/// and it bounds the scan of texts in another script.
+pub const MAX_FORCED_BY: usize = 16;
 
 fn forced_by(text: &str, first: Charset, lang: Option<u8>) -> Vec<char> {
     let alphabets: Vec<Alphabet> = match lang {
@@ -267,64 +273,40 @@ fn forced_by(text: &str, first: Charset, lang: Option<u8>) -> Vec<char> {
         };
         if !ok && !out.contains(&c) {
             out.push(c);
+            if out.len() == MAX_FORCED_BY {
+                break;
+            }
         }
     }
     out
 }
 
-/// Encodes one character into `buf`, returning its length in bytes (septets
-/// for unpacked GSM). The plan guarantees the charset has the character.
-#[inline]
-fn encode_char(c: char, plan: &Plan, buf: &mut [u8; 4]) -> usize {
-    match plan.charset {
-        Charset::Gsm => match plan.alphabet.code(c) {
-            Some(gsm::Code::One(s)) => {
-                buf[0] = s;
-                1
-            }
-            Some(gsm::Code::Escaped(s)) => {
-                buf[0] = gsm::ESC;
-                buf[1] = s;
-                2
-            }
-            None => 0,
-        },
-        Charset::Utf16Be => {
-            let mut u = [0u16; 2];
-            let units = c.encode_utf16(&mut u);
-            for (i, unit) in units.iter().enumerate() {
-                buf[2 * i..2 * i + 2].copy_from_slice(&unit.to_be_bytes());
-            }
-            units.len() * 2
-        }
-        cs => match cs.byte_for(c) {
-            Some(b) => {
-                buf[0] = b;
-                1
-            }
-            None => 0,
-        },
-    }
-}
-
-/// Bodies (unpacked septets / octets) of at most `cap_bytes` each, never
-/// splitting a character.
-fn split(text: &str, plan: &Plan, cap_bytes: usize, max_parts: usize) -> Result<Vec<Vec<u8>>> {
-    let mut parts = Vec::new();
-    let mut cur = Vec::with_capacity(cap_bytes.min(text.len() * 2 + 4));
-    let mut buf = [0u8; 4];
-    for c in text.chars() {
-        let n = encode_char(c, plan, &mut buf);
-        if cur.len() + n > cap_bytes {
-            parts.push(std::mem::take(&mut cur));
-            if parts.len() >= max_parts {
-                return Err(too_long(max_parts));
+/// Byte ranges of the parts: at most `cap_bytes` each, the cut moved back
+/// so that an escape pair (ESC is never the second septet of a pair) or a
+/// surrogate pair stays whole.
+fn part_ranges(plan: &Plan, cap_bytes: usize, max_parts: usize) -> Result<Vec<(usize, usize)>> {
+    let enc = &plan.encoded;
+    let encoding = plan.encoding();
+    let mut out = Vec::with_capacity(enc.len() / cap_bytes.max(1) + 1);
+    let mut start: usize = 0;
+    loop {
+        let mut end = start.saturating_add(cap_bytes).min(enc.len());
+        if end < enc.len() {
+            match encoding {
+                Encoding::Gsm7 if enc.get(end - 1) == Some(&gsm::ESC) => end -= 1,
+                Encoding::Ucs2 if matches!(enc.get(end - 2), Some(0xD8..=0xDB)) => end -= 2,
+                _ => {}
             }
         }
-        cur.extend_from_slice(&buf[..n]);
+        out.push((start, end));
+        start = end;
+        if start >= enc.len() {
+            return Ok(out);
+        }
+        if out.len() >= max_parts {
+            return Err(too_long(max_parts));
+        }
     }
-    parts.push(cur);
-    Ok(parts)
 }
 
 fn too_long(max: usize) -> CodecError {
@@ -379,18 +361,29 @@ pub fn fill_bits_after(udh: usize) -> u8 {
 }
 
 fn assemble(plan: &Plan, udh: &[u8], body: &[u8], packed: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(udh.len() + body.len());
-    out.extend_from_slice(udh);
     if packed && plan.charset == Charset::Gsm {
+        let mut out = Vec::with_capacity(udh.len() + body.len());
+        out.extend_from_slice(udh);
         out.extend_from_slice(&gsm::pack_padded(body, fill_bits_after(udh.len())));
+        out
     } else {
-        out.extend_from_slice(body);
+        [udh, body].concat()
     }
-    out
 }
 
 /// Splits a text for submission. See the module docs for the limits.
 pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
+    segment_impl(text, chain, opts, true).map(|(s, _)| s)
+}
+
+/// Segments (or, without `build`, only sizes) the text; also returns the
+/// index of the chain entry used.
+fn segment_impl(
+    text: &str,
+    chain: &Chain,
+    opts: &Options,
+    build: bool,
+) -> Result<(Segmented, usize)> {
     if opts.concat == Concat::Udh8 && opts.reference > 0xFF {
         return Err(CodecError::new(
             status::ESME_RSUBMITFAIL,
@@ -401,13 +394,13 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
             ),
         ));
     }
-    let (plan, forced_by) = plan(text, chain, opts)?;
-    let encoding = plan.charset.encoding();
+    let (plan, index) = plan(text, chain, opts)?;
+    let encoding = plan.encoding();
+    let units = plan.units();
     let national = plan.national_ie_octets();
     let national_alphabet = (national > 0).then_some(plan.alphabet);
     let per_unit = bytes_per_unit(encoding);
-    let single_udh = udh_len(national);
-    let single_cap = capacity(encoding, single_udh);
+    let single_cap = capacity(encoding, udh_len(national));
 
     let mut result = Segmented {
         dcs: plan.dcs,
@@ -416,22 +409,19 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
         parts: Vec::new(),
         udhi: national > 0,
         sar: None,
-        units: plan.units,
+        units,
         remaining: 0,
         national_locking: (national > 0 && plan.alphabet.locking_lang != 0)
             .then_some(plan.alphabet.locking_lang),
         national_single: (national > 0 && plan.alphabet.single_lang != 0)
             .then_some(plan.alphabet.single_lang),
-        forced_by,
     };
 
-    let mut single_header = Vec::new();
-    write_udh(&mut single_header, None, national_alphabet);
+    let mut header = Vec::with_capacity(16);
+    write_udh(&mut header, None, national_alphabet);
 
     if opts.concat == Concat::Payload {
-        let cap_bytes = MAX_PAYLOAD_OCTETS - single_header.len();
-        let body = split(text, &plan, usize::MAX, 1)?.pop().unwrap_or_default();
-        let part = assemble(&plan, &single_header, &body, opts.packed);
+        let part = assemble(&plan, &header, &plan.encoded, opts.packed);
         if part.len() > MAX_PAYLOAD_OCTETS {
             return Err(CodecError::new(
                 status::ESME_RINVMSGLEN,
@@ -442,36 +432,42 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
                 ),
             ));
         }
-        result.remaining = cap_bytes.saturating_sub(body.len()) / per_unit;
+        result.remaining = (MAX_PAYLOAD_OCTETS - part.len()) / per_unit;
         result.parts.push(part);
-        return Ok(result);
+        return Ok((result, index));
     }
 
-    if plan.units <= single_cap {
-        let body = split(text, &plan, usize::MAX, 1)?.pop().unwrap_or_default();
-        result.remaining = single_cap - plan.units;
-        result
-            .parts
-            .push(assemble(&plan, &single_header, &body, opts.packed));
-        return Ok(result);
+    if units <= single_cap {
+        result.remaining = single_cap - units;
+        if build {
+            result
+                .parts
+                .push(assemble(&plan, &header, &plan.encoded, opts.packed));
+        } else {
+            result.parts.push(Vec::new());
+        }
+        return Ok((result, index));
     }
 
     let multi_cap = capacity(encoding, udh_len(national + opts.concat.ie_octets()));
-    let bodies = split(text, &plan, multi_cap * per_unit, MAX_PARTS)?;
-    let total = bodies.len() as u8;
-    result.remaining = multi_cap - bodies.last().map(|b| b.len() / per_unit).unwrap_or(0);
-    let mut header = Vec::with_capacity(16);
-    for (i, body) in bodies.iter().enumerate() {
-        let seq = (i + 1) as u8;
+    let ranges = part_ranges(&plan, multi_cap * per_unit, MAX_PARTS)?;
+    let total = ranges.len() as u8;
+    result.remaining = multi_cap - ranges.last().map(|(a, b)| (b - a) / per_unit).unwrap_or(0);
+    result.parts.reserve(ranges.len());
+    for (i, &(a, b)) in ranges.iter().enumerate() {
+        if !build {
+            result.parts.push(Vec::new());
+            continue;
+        }
         header.clear();
         write_udh(
             &mut header,
-            Some((opts.concat, opts.reference, total, seq)),
+            Some((opts.concat, opts.reference, total, (i + 1) as u8)),
             national_alphabet,
         );
         result
             .parts
-            .push(assemble(&plan, &header, body, opts.packed));
+            .push(assemble(&plan, &header, &plan.encoded[a..b], opts.packed));
     }
     match opts.concat {
         Concat::Sar => {
@@ -483,7 +479,7 @@ pub fn segment(text: &str, chain: &Chain, opts: &Options) -> Result<Segmented> {
         }
         _ => result.udhi = true,
     }
-    Ok(result)
+    Ok((result, index))
 }
 
 /// What `segment` would produce, without the bytes: for the API's preview.
@@ -511,7 +507,12 @@ pub fn preview(text: &str, chain: &Chain, opts: &Options) -> Result<Preview> {
     if o.concat == Concat::Udh8 {
         o.reference &= 0xFF;
     }
-    let s = segment(text, chain, &o)?;
+    let (s, index) = segment_impl(text, chain, &o, false)?;
+    let forced_by = if index == 0 {
+        Vec::new()
+    } else {
+        forced_by(text, chain.entries()[0].1, o.national_language)
+    };
     Ok(Preview {
         dcs: s.dcs,
         charset: s.charset,
@@ -519,7 +520,7 @@ pub fn preview(text: &str, chain: &Chain, opts: &Options) -> Result<Preview> {
         segments: s.parts.len(),
         units: s.units,
         remaining: s.remaining,
-        forced_by: s.forced_by,
+        forced_by,
         national_locking: s.national_locking,
         national_single: s.national_single,
     })
@@ -623,7 +624,8 @@ mod tests {
         let tr = "Ağaç dalında şarkı söyleyen kuş, İstanbul'a uçtu.";
         let s = seg(tr, Concat::Udh8);
         assert_eq!(s.encoding, Encoding::Ucs2);
-        assert!(s.forced_by.contains(&'ğ'));
+        let p = preview(tr, &Chain::default(), &Options::default()).unwrap();
+        assert!(p.forced_by.contains(&'ğ'));
         let o = Options {
             national_language: Some(gsm::LANG_TURKISH),
             ..Options::default()

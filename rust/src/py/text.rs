@@ -204,10 +204,6 @@ impl PySegmented {
     fn national_locking(&self) -> Option<u8> {
         self.inner.national_locking
     }
-    #[getter]
-    fn forced_by(&self) -> Vec<String> {
-        self.inner.forced_by.iter().map(|c| c.to_string()).collect()
-    }
     fn __len__(&self) -> usize {
         self.inner.parts.len()
     }
