@@ -647,7 +647,7 @@ pub struct ReceiptFields<'a> {
 /// that [`parse_text`] reads back exactly what was written.
 pub fn format_receipt(f: &ReceiptFields<'_>) -> Result<Vec<u8>> {
     let check = |field: &'static str, v: &str, status: u32| -> Result<()> {
-        if v.is_empty() || v.bytes().any(|b| is_space(b)) {
+        if v.is_empty() || v.bytes().any(is_space) {
             return Err(CodecError::new(status, field, format!("{field} must be non-empty without whitespace, got {v:?}")));
         }
         Ok(())
