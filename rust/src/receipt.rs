@@ -131,7 +131,7 @@ impl MessageState {
     /// the wild (DELIVERED, UNDELIVERABLE, UNDELIVERED, FAILED, ...), and a
     /// bare message_state number. None when unrecognised.
     pub fn from_stat(stat: &str) -> Option<MessageState> {
-        let s = stat.trim();
+        let s = stat.trim_matches(is_space_char);
         if s.len() > MAX_STAT_LEN {
             return None;
         }
@@ -280,8 +280,13 @@ fn known_key(raw: &[u8]) -> Option<Key> {
 }
 
 /// NUL counts as whitespace: some SMSCs pad or terminate the text with it.
+/// Only ASCII: a non-ASCII character (even a Unicode space) is content.
 fn is_space(b: u8) -> bool {
     b.is_ascii_whitespace() || b == 0
+}
+
+fn is_space_char(c: char) -> bool {
+    c.is_ascii_whitespace() || c == '\0'
 }
 
 /// A key is a word: it starts with a letter and has only letters, digits,
@@ -450,7 +455,7 @@ fn normalise_space(s: &str) -> String {
 /// 58, as appendix B's "E" is decimal); otherwise hex digits with an
 /// optional 0x prefix -> hex ("00B" -> 11, "0x1F" -> 31); otherwise None.
 pub fn parse_err(err: &str) -> Option<u32> {
-    let s = err.trim();
+    let s = err.trim_matches(is_space_char);
     if s.is_empty() {
         return None;
     }
@@ -466,7 +471,7 @@ pub fn parse_err(err: &str) -> Option<u32> {
 
 fn parse_count(v: &Option<String>) -> Option<u32> {
     v.as_deref().and_then(|s| {
-        let s = s.trim();
+        let s = s.trim_matches(is_space_char);
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             s.parse().ok()
         } else {
@@ -497,7 +502,7 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
         // C-Octet string: drop the terminator (and any NUL padding).
         let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
         let id = lossy(raw.get(..end).unwrap_or(&[]));
-        let id = id.trim();
+        let id = id.trim_matches(is_space_char);
         (!id.is_empty()).then(|| id.to_owned())
     });
     let network = match tlvs.network_error_code {
@@ -521,7 +526,7 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
     };
 
     let message_id = match tlv_id.or(text.id) {
-        Some(id) => id.trim().to_owned(),
+        Some(id) => id.trim_matches(is_space_char).to_owned(),
         None => {
             return Err(CodecError::new(NOT_A_RECEIPT_STATUS, "short_message", "not a delivery receipt: no message id"))
         }
@@ -602,7 +607,7 @@ fn decimal_to_hex(digits: &str) -> String {
 /// as a fallback (e.g. when exactly one outstanding segment matches).
 /// An empty id has no keys.
 pub fn id_keys(id: &str) -> Vec<String> {
-    let id = id.trim();
+    let id = id.trim_matches(is_space_char);
     let mut keys = Vec::with_capacity(3);
     if id.is_empty() {
         return keys;
@@ -617,8 +622,11 @@ pub fn id_keys(id: &str) -> Vec<String> {
         let stripped = lower.trim_start_matches('0');
         keys.push(format!("#{}", if stripped.is_empty() { "0" } else { stripped }));
     }
-    if digits.len() <= MAX_DECIMAL_ID_DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let key = format!("#{}", decimal_to_hex(&digits));
+    // Leading zeros do not count towards the limit: they do not change the
+    // value.
+    let significant = digits.trim_start_matches('0');
+    if significant.len() <= MAX_DECIMAL_ID_DIGITS && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let key = format!("#{}", decimal_to_hex(significant));
         if !keys.contains(&key) {
             keys.push(key);
         }
@@ -838,6 +846,8 @@ mod tests {
         assert_eq!(id_keys("000"), vec!["000", "#0"]);
         assert_eq!(id_keys("SMabcXYZ"), vec!["SMabcXYZ"]);
         assert_eq!(id_keys("  "), Vec::<String>::new());
+        assert_eq!(id_keys("\u{85}"), vec!["\u{85}"]);
+        assert_eq!(id_keys(&format!("{}10", "0".repeat(80)))[2], "#a");
         let u = id_keys("B2C2D8B0-0A1B-4C5D-8E9F-0123456789AB");
         assert_eq!(u[1], "#b2c2d8b00a1b4c5d8e9f0123456789ab");
         assert_eq!(id_keys("b2c2d8b0-0a1b-4c5d-8e9f-0123456789ab")[1], u[1]);

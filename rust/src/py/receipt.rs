@@ -111,23 +111,27 @@ impl PyReceipt {
         self.inner.id_keys()
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let r = &self.inner;
-        format!(
-            "Receipt(message_id={:?}, state={} {}, stat={}, err={}, error_code={}, is_final={})",
-            r.message_id,
+        Ok(format!(
+            "Receipt(message_id={}, state={} {}, stat={}, err={}, error_code={}, is_final={})",
+            py_repr(py, Some(&r.message_id))?,
             r.state.as_u8(),
             r.state.name(),
-            opt_repr(r.stat.as_deref()),
-            opt_repr(r.err.as_deref()),
+            py_repr(py, r.stat.as_deref())?,
+            py_repr(py, r.err.as_deref())?,
             r.error_code.map_or_else(|| "None".to_owned(), |c| c.to_string()),
             if r.is_final() { "True" } else { "False" },
-        )
+        ))
     }
 }
 
-fn opt_repr(v: Option<&str>) -> String {
-    v.map_or_else(|| "None".to_owned(), |s| format!("{s:?}"))
+/// Python's own repr of an optional str, so odd characters read as in Python.
+fn py_repr(py: Python<'_>, v: Option<&str>) -> PyResult<String> {
+    match v {
+        None => Ok("None".to_owned()),
+        Some(s) => Ok(PyString::new(py, s).repr()?.to_str()?.to_owned()),
+    }
 }
 
 /// receipted_message_id as given from Python: str is taken as is, bytes as
