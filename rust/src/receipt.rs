@@ -28,6 +28,8 @@
 //!
 //! Parsing is one linear pass over the bytes; no input can panic it.
 
+use std::borrow::Cow;
+
 use crate::error::{CodecError, Result};
 use crate::status;
 
@@ -171,33 +173,87 @@ impl MessageState {
 /// without scanning it.
 const MAX_STAT_LEN: usize = 16;
 
+/// A byte range of [`Receipt`]'s buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn of(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start..self.end).unwrap_or(&[])
+    }
+}
+
 /// One delivery receipt, text and TLVs merged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The text fields are kept as spans of one owned copy of the input (the
+/// short_message, then the receipted_message_id TLV), so building a receipt
+/// costs one allocation (two with extra fields) however many fields it has;
+/// the accessors convert on demand. Equality compares field values, not the
+/// layout of the text they came from.
+#[derive(Debug, Clone)]
 pub struct Receipt {
-    /// The SMSC's message id (receipted_message_id TLV, else the text's id:).
-    pub message_id: String,
+    buf: Vec<u8>,
+    id: Span,
+    stat: Option<Span>,
+    submit_date: Option<Span>,
+    done_date: Option<Span>,
+    err: Option<Span>,
+    text: Option<Span>,
+    extra: Vec<(Span, Span)>,
     /// message_state TLV, else the state of `stat:`, else UNKNOWN.
     pub state: MessageState,
-    /// `stat:` exactly as sent.
-    pub stat: Option<String>,
     pub sub: Option<u32>,
     pub dlvrd: Option<u32>,
-    pub submit_date: Option<String>,
-    pub done_date: Option<String>,
-    /// `err:` exactly as sent.
-    pub err: Option<String>,
     /// network_error_code's error code, else `err:` as a number (see
     /// [`parse_err`]).
     pub error_code: Option<u32>,
     /// network_error_code's network type (1 ANSI-136, 2 IS-95, 3 GSM, ...).
     pub network_type: Option<u8>,
-    /// The raw bytes after `text:` (in whatever data_coding the SMSC used).
-    pub text: Option<Vec<u8>>,
-    /// Unrecognised `key:value` fields in order of appearance, key as sent.
-    pub extra: Vec<(String, String)>,
 }
 
 impl Receipt {
+    fn str_of(&self, span: Span) -> Cow<'_, str> {
+        String::from_utf8_lossy(span.of(&self.buf))
+    }
+
+    /// The SMSC's message id (receipted_message_id TLV, else the text's id:).
+    pub fn message_id(&self) -> Cow<'_, str> {
+        self.str_of(self.id)
+    }
+
+    /// `stat:` exactly as sent.
+    pub fn stat(&self) -> Option<Cow<'_, str>> {
+        self.stat.map(|s| self.str_of(s))
+    }
+
+    /// As sent: YYMMDDhhmm or YYMMDDhhmmss, not interpreted.
+    pub fn submit_date(&self) -> Option<Cow<'_, str>> {
+        self.submit_date.map(|s| self.str_of(s))
+    }
+
+    pub fn done_date(&self) -> Option<Cow<'_, str>> {
+        self.done_date.map(|s| self.str_of(s))
+    }
+
+    /// `err:` exactly as sent.
+    pub fn err(&self) -> Option<Cow<'_, str>> {
+        self.err.map(|s| self.str_of(s))
+    }
+
+    /// The raw bytes after `text:` (in whatever data_coding the SMSC used).
+    pub fn text(&self) -> Option<&[u8]> {
+        self.text.map(|s| s.of(&self.buf))
+    }
+
+    /// Unrecognised `key:value` fields in order of appearance; keys as sent
+    /// but with runs of whitespace folded to one space.
+    pub fn extra(&self) -> impl ExactSizeIterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
+        self.extra.iter().map(|&(k, v)| (normalise_space(self.str_of(k)), self.str_of(v)))
+    }
+
     pub fn is_final(&self) -> bool {
         self.state.is_final()
     }
@@ -207,9 +263,28 @@ impl Receipt {
     }
 
     pub fn id_keys(&self) -> Vec<String> {
-        id_keys(&self.message_id)
+        id_keys(&self.message_id())
     }
 }
+
+impl PartialEq for Receipt {
+    fn eq(&self, o: &Self) -> bool {
+        self.state == o.state
+            && self.sub == o.sub
+            && self.dlvrd == o.dlvrd
+            && self.error_code == o.error_code
+            && self.network_type == o.network_type
+            && self.message_id() == o.message_id()
+            && self.stat() == o.stat()
+            && self.submit_date() == o.submit_date()
+            && self.done_date() == o.done_date()
+            && self.err() == o.err()
+            && self.text() == o.text()
+            && self.extra().eq(o.extra())
+    }
+}
+
+impl Eq for Receipt {}
 
 /// The receipt TLVs of a deliver_sm, as found on the wire (all optional).
 #[derive(Debug, Clone, Copy, Default)]
@@ -222,18 +297,19 @@ pub struct ReceiptTlvs<'a> {
     pub network_error_code: Option<&'a [u8]>,
 }
 
-/// The fields of a receipt text, before merging with TLVs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TextReceipt {
-    pub id: Option<String>,
-    pub sub: Option<String>,
-    pub dlvrd: Option<String>,
-    pub submit_date: Option<String>,
-    pub done_date: Option<String>,
-    pub stat: Option<String>,
-    pub err: Option<String>,
-    pub text: Option<Vec<u8>>,
-    pub extra: Vec<(String, String)>,
+/// The fields of a receipt text as spans of it, before merging with TLVs.
+/// Empty values are absent.
+#[derive(Debug, Clone, Default)]
+struct TextFields {
+    id: Option<Span>,
+    sub: Option<Span>,
+    dlvrd: Option<Span>,
+    submit_date: Option<Span>,
+    done_date: Option<Span>,
+    stat: Option<Span>,
+    err: Option<Span>,
+    text: Option<Span>,
+    extra: Vec<(Span, Span)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,7 +330,11 @@ const MAX_KNOWN_KEY_LEN: usize = 16;
 
 /// Recognise a key, ignoring case and `_`, `-`, space.
 fn known_key(raw: &[u8]) -> Option<Key> {
-    if raw.len() > MAX_KNOWN_KEY_LEN {
+    // Cheap rejection first: this runs for every field and candidate key
+    // word, and most extras start with another letter.
+    if raw.len() > MAX_KNOWN_KEY_LEN
+        || !matches!(raw.first().map(u8::to_ascii_lowercase), Some(b'i' | b's' | b'd' | b'e' | b't'))
+    {
         return None;
     }
     let mut buf = [0u8; MAX_KNOWN_KEY_LEN];
@@ -312,6 +392,7 @@ struct Token {
 const MAX_KEY_WORDS: usize = 3;
 
 struct Field {
+    key: Option<Key>,
     key_start: usize,
     key_end: usize,
     /// Value span; empty (start == end) until a value is seen.
@@ -319,11 +400,13 @@ struct Field {
     val_end: usize,
 }
 
-/// Parse a receipt text. Errors (with [`NOT_A_RECEIPT_STATUS`]) when there is
-/// no `id:` field, i.e. when the bytes are not a receipt text.
-pub fn parse_text(sm: &[u8]) -> Result<TextReceipt> {
-    let mut fields: Vec<Field> = Vec::new();
-    let mut text: Option<&[u8]> = None;
+/// Parse a receipt text into spans of `sm`. Errors (with
+/// [`NOT_A_RECEIPT_STATUS`]) when there is no non-empty `id:` field, i.e.
+/// when the bytes are not a receipt text.
+fn parse_text(sm: &[u8]) -> Result<TextFields> {
+    // Appendix B has 8 fields; one allocation covers the usual receipt.
+    let mut fields: Vec<Field> = Vec::with_capacity(8);
+    let mut text: Option<Span> = None;
 
     // Tokens are runs of non-space bytes. A token is a field start when it is
     // `word:rest`; otherwise it extends the value of the field before it, so
@@ -388,19 +471,28 @@ pub fn parse_text(sm: &[u8]) -> Result<TextReceipt> {
                 }
             }
         }
-        if known_key(&sm[key_start..c]) == Some(Key::Text) {
-            text = Some(sm.get(c + 1..).unwrap_or(&[]));
+        let key = known_key(&sm[key_start..c]);
+        if key == Some(Key::Text) {
+            text = Some(Span { start: (c + 1).min(sm.len()), end: sm.len() });
             break;
         }
         let vs = c + 1;
-        fields.push(Field { key_start, key_end: c, val_start: vs, val_end: end.max(vs) });
+        fields.push(Field { key, key_start, key_end: c, val_start: vs, val_end: end.max(vs) });
     }
 
-    let mut out = TextReceipt { text: text.map(<[u8]>::to_vec), ..TextReceipt::default() };
+    let mut out = TextFields { text, ..TextFields::default() };
     for f in &fields {
-        let key = &sm[f.key_start..f.key_end];
-        let value = lossy(sm.get(f.val_start..f.val_end).unwrap_or(&[]));
-        let slot = match known_key(key) {
+        let key = Span { start: f.key_start, end: f.key_end };
+        if f.val_end <= f.val_start {
+            // "err:" with nothing after it: absent, but an unknown key
+            // still shows up among the extras.
+            if f.key.is_none() {
+                out.extra.push((key, Span { start: f.val_start, end: f.val_start }));
+            }
+            continue;
+        }
+        let value = Span { start: f.val_start, end: f.val_end };
+        let slot = match f.key {
             Some(Key::Id) => &mut out.id,
             Some(Key::Sub) => &mut out.sub,
             Some(Key::Dlvrd) => &mut out.dlvrd,
@@ -410,7 +502,7 @@ pub fn parse_text(sm: &[u8]) -> Result<TextReceipt> {
             Some(Key::Err) => &mut out.err,
             // Text never reaches here: it ends the loop above.
             Some(Key::Text) | None => {
-                out.extra.push((normalise_space(&lossy(key)), value));
+                out.extra.push((key, value));
                 continue;
             }
         };
@@ -419,10 +511,10 @@ pub fn parse_text(sm: &[u8]) -> Result<TextReceipt> {
         } else {
             // A repeated known key: the first one wins, the repeat is not
             // lost.
-            out.extra.push((normalise_space(&lossy(key)), value));
+            out.extra.push((key, value));
         }
     }
-    if out.id.as_deref().is_none_or(str::is_empty) {
+    if out.id.is_none() {
         return Err(CodecError::new(
             NOT_A_RECEIPT_STATUS,
             "short_message",
@@ -439,16 +531,18 @@ fn trim_end(sm: &[u8], from: usize, mut to: usize) -> usize {
     to
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// "submit   date" -> "submit date": keys as sent, but one space between words.
-fn normalise_space(s: &str) -> String {
-    s.split(|c: char| c.is_ascii_whitespace() || c == '\0')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// "submit   date" -> "submit date": keys as sent, but one space between
+/// words. Borrowed when already so.
+fn normalise_space(s: Cow<'_, str>) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let tidy = !b.first().is_some_and(|&c| is_space(c))
+        && !b.last().is_some_and(|&c| is_space(c))
+        && b.iter().all(|&c| c == b' ' || !is_space(c))
+        && !b.windows(2).any(|w| w == b"  ");
+    if tidy {
+        return s;
+    }
+    Cow::Owned(s.split(is_space_char).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
 }
 
 /// `err:` as a number: all decimal digits -> decimal ("000" -> 0, "058" ->
@@ -469,19 +563,12 @@ pub fn parse_err(err: &str) -> Option<u32> {
     None
 }
 
-fn parse_count(v: &Option<String>) -> Option<u32> {
-    v.as_deref().and_then(|s| {
-        let s = s.trim_matches(is_space_char);
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse().ok()
-        } else {
-            None
-        }
-    })
-}
-
-fn non_empty(v: Option<String>) -> Option<String> {
-    v.filter(|s| !s.is_empty())
+fn parse_count(v: &[u8]) -> Option<u32> {
+    if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
+        std::str::from_utf8(v).ok()?.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// Merge a receipt text with the receipt TLVs into one [`Receipt`].
@@ -498,13 +585,6 @@ fn non_empty(v: Option<String>) -> Option<String> {
 /// receipt. Errors: no id anywhere ([`NOT_A_RECEIPT_STATUS`],
 /// "short_message"), network_error_code not 3 octets (ESME_RINVPARLEN).
 pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Receipt> {
-    let tlv_id = tlvs.receipted_message_id.and_then(|raw| {
-        // C-Octet string: drop the terminator (and any NUL padding).
-        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        let id = lossy(raw.get(..end).unwrap_or(&[]));
-        let id = id.trim_matches(is_space_char);
-        (!id.is_empty()).then(|| id.to_owned())
-    });
     let network = match tlvs.network_error_code {
         None => None,
         Some(&[t, hi, lo]) => Some((t, u32::from(u16::from_be_bytes([hi, lo])))),
@@ -516,46 +596,77 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
             ))
         }
     };
+    // C-Octet string: the id ends at the first NUL (terminator or padding).
+    let tlv_id = tlvs.receipted_message_id.map(|raw| {
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        trim_bytes(raw.get(..end).unwrap_or(&[]))
+    });
+    let tlv_id = tlv_id.filter(|id| !id.is_empty());
 
-    let text = match parse_text(short_message) {
+    let fields = match parse_text(short_message) {
         Ok(t) => t,
         Err(e) if tlv_id.is_none() => return Err(e),
         // With the TLVs carrying the receipt, a short_message that is not a
         // receipt text (empty, or free text) is not an error.
-        Err(_) => TextReceipt::default(),
+        Err(_) => TextFields::default(),
     };
 
-    let message_id = match tlv_id.or(text.id) {
-        Some(id) => id.trim_matches(is_space_char).to_owned(),
-        None => {
+    let mut buf = Vec::with_capacity(short_message.len() + tlv_id.map_or(0, <[u8]>::len));
+    buf.extend_from_slice(short_message);
+    let id = match (tlv_id, fields.id) {
+        (Some(id), _) => {
+            buf.extend_from_slice(id);
+            Span { start: short_message.len(), end: buf.len() }
+        }
+        (None, Some(span)) => span,
+        (None, None) => {
             return Err(CodecError::new(NOT_A_RECEIPT_STATUS, "short_message", "not a delivery receipt: no message id"))
         }
     };
-    let stat = non_empty(text.stat);
+    let stat_state = fields
+        .stat
+        .and_then(|s| std::str::from_utf8(s.of(short_message)).ok())
+        .and_then(MessageState::from_stat);
     let state = tlvs
         .message_state
         .and_then(MessageState::from_u8)
-        .or_else(|| stat.as_deref().and_then(MessageState::from_stat))
+        .or(stat_state)
         .unwrap_or(MessageState::Unknown);
-    let err = non_empty(text.err);
     let error_code = match network {
         Some((_, code)) => Some(code),
-        None => err.as_deref().and_then(parse_err),
+        None => fields.err.and_then(|s| std::str::from_utf8(s.of(short_message)).ok()).and_then(parse_err),
     };
     Ok(Receipt {
-        message_id,
+        id,
+        stat: fields.stat,
+        submit_date: fields.submit_date,
+        done_date: fields.done_date,
+        err: fields.err,
+        text: fields.text,
         state,
-        stat,
-        sub: parse_count(&text.sub),
-        dlvrd: parse_count(&text.dlvrd),
-        submit_date: non_empty(text.submit_date),
-        done_date: non_empty(text.done_date),
-        err,
+        sub: fields.sub.and_then(|s| parse_count(s.of(short_message))),
+        dlvrd: fields.dlvrd.and_then(|s| parse_count(s.of(short_message))),
         error_code,
         network_type: network.map(|(t, _)| t),
-        text: text.text,
-        extra: text.extra,
+        extra: fields.extra,
+        buf,
     })
+}
+
+fn trim_bytes(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if !is_space(*first) {
+            break;
+        }
+        b = rest;
+    }
+    while let [rest @ .., last] = b {
+        if !is_space(*last) {
+            break;
+        }
+        b = rest;
+    }
+    b
 }
 
 /// Longest id read as a decimal number for [`id_keys`]: message_id is a
@@ -688,56 +799,56 @@ mod tests {
     #[test]
     fn appendix_b_standard() {
         let r = text("id:0123456789 sub:001 dlvrd:001 submit date:2401311200 done date:2401311201 stat:DELIVRD err:000 text:Hello world");
-        assert_eq!(r.message_id, "0123456789");
+        assert_eq!(r.message_id(), "0123456789");
         assert_eq!(r.state, MessageState::Delivered);
-        assert_eq!(r.stat.as_deref(), Some("DELIVRD"));
+        assert_eq!(r.stat().as_deref(), Some("DELIVRD"));
         assert_eq!((r.sub, r.dlvrd), (Some(1), Some(1)));
-        assert_eq!(r.submit_date.as_deref(), Some("2401311200"));
-        assert_eq!(r.done_date.as_deref(), Some("2401311201"));
-        assert_eq!(r.err.as_deref(), Some("000"));
+        assert_eq!(r.submit_date().as_deref(), Some("2401311200"));
+        assert_eq!(r.done_date().as_deref(), Some("2401311201"));
+        assert_eq!(r.err().as_deref(), Some("000"));
         assert_eq!(r.error_code, Some(0));
-        assert_eq!(r.text.as_deref(), Some(&b"Hello world"[..]));
-        assert!(r.extra.is_empty());
+        assert_eq!(r.text(), Some(&b"Hello world"[..]));
+        assert_eq!(r.extra().len(), 0);
         assert!(r.is_final() && r.is_success());
     }
 
     #[test]
     fn uppercase_keys_underscores_and_seconds() {
         let r = text("ID:1E240 SUB:001 DLVRD:000 Submit_Date:240131120059 DONE-DATE:240131120100 STAT:UNDELIV ERR:00B TEXT:");
-        assert_eq!(r.message_id, "1E240");
+        assert_eq!(r.message_id(), "1E240");
         assert_eq!(r.state, MessageState::Undeliverable);
-        assert_eq!(r.submit_date.as_deref(), Some("240131120059"));
-        assert_eq!(r.done_date.as_deref(), Some("240131120100"));
+        assert_eq!(r.submit_date().as_deref(), Some("240131120059"));
+        assert_eq!(r.done_date().as_deref(), Some("240131120100"));
         assert_eq!(r.error_code, Some(11));
-        assert_eq!(r.text.as_deref(), Some(&b""[..]));
+        assert_eq!(r.text(), Some(&b""[..]));
         assert!(r.is_final() && !r.is_success());
     }
 
     #[test]
     fn text_keeps_colons_and_binary() {
         let r = text("id:7 stat:DELIVRD text:Time: 12:30 id:999 stat:REJECTD\0\x1b");
-        assert_eq!(r.message_id, "7");
+        assert_eq!(r.message_id(), "7");
         assert_eq!(r.state, MessageState::Delivered);
-        assert_eq!(r.text.as_deref(), Some(&b"Time: 12:30 id:999 stat:REJECTD\0\x1b"[..]));
+        assert_eq!(r.text(), Some(&b"Time: 12:30 id:999 stat:REJECTD\0\x1b"[..]));
     }
 
     #[test]
     fn whitespace_variants() {
         let r = text("  id: abc-123   sub:001\tdlvrd:1  submit   date:2401311200 done date : 2401311201 stat : EXPIRED err:  ");
-        assert_eq!(r.message_id, "abc-123");
+        assert_eq!(r.message_id(), "abc-123");
         assert_eq!(r.sub, Some(1));
-        assert_eq!(r.submit_date.as_deref(), Some("2401311200"));
-        assert_eq!(r.done_date.as_deref(), Some("2401311201"));
+        assert_eq!(r.submit_date().as_deref(), Some("2401311200"));
+        assert_eq!(r.done_date().as_deref(), Some("2401311201"));
         assert_eq!(r.state, MessageState::Expired);
         assert_eq!(r.err, None);
-        assert!(r.extra.is_empty(), "{:?}", r.extra);
+        assert_eq!(r.extra().len(), 0);
     }
 
     #[test]
     fn extra_fields_kept_in_order() {
         let r = text("id:42 sub:001 dlvrd:001 submit date:2401311200 done date:2401311201 stat:DELIVRD err:000 mcc:234 mnc:15 operator:Vodafone UK text:x");
         assert_eq!(
-            r.extra,
+            r.extra().map(|(k, v)| (k.into_owned(), v.into_owned())).collect::<Vec<(String, String)>>(),
             vec![
                 ("mcc".into(), "234".into()),
                 ("mnc".into(), "15".into()),
@@ -750,7 +861,7 @@ mod tests {
     fn missing_fields() {
         let r = text("id:5 stat:ACCEPTD");
         assert_eq!(r.state, MessageState::Accepted);
-        assert_eq!((r.sub, r.dlvrd, r.err.clone(), r.text.clone()), (None, None, None, None));
+        assert_eq!((r.sub, r.dlvrd, r.err(), r.text()), (None, None, None, None));
         let r = text("id:5");
         assert_eq!(r.state, MessageState::Unknown);
         assert!(!r.is_final());
@@ -773,7 +884,7 @@ mod tests {
         assert_eq!(MessageState::from_stat("DELIVEREDDELIVEREDDELIVERED"), None);
         let r = text("id:1 stat:WEIRD");
         assert_eq!(r.state, MessageState::Unknown);
-        assert_eq!(r.stat.as_deref(), Some("WEIRD"));
+        assert_eq!(r.stat().as_deref(), Some("WEIRD"));
     }
 
     #[test]
@@ -784,30 +895,30 @@ mod tests {
             network_error_code: Some(&[3, 0x00, 0x22]),
         };
         let r = parse_receipt(b"id:123 stat:DELIVRD err:000", &tlvs).unwrap();
-        assert_eq!(r.message_id, "ABCDEF");
+        assert_eq!(r.message_id(), "ABCDEF");
         assert_eq!(r.state, MessageState::Undeliverable);
-        assert_eq!(r.stat.as_deref(), Some("DELIVRD"));
+        assert_eq!(r.stat().as_deref(), Some("DELIVRD"));
         assert_eq!(r.error_code, Some(0x22));
         assert_eq!(r.network_type, Some(3));
-        assert_eq!(r.err.as_deref(), Some("000"));
+        assert_eq!(r.err().as_deref(), Some("000"));
     }
 
     #[test]
     fn tlv_only_receipt() {
         let tlvs = ReceiptTlvs { receipted_message_id: Some(b"xyz\0"), message_state: Some(2), ..Default::default() };
         let r = parse_receipt(b"", &tlvs).unwrap();
-        assert_eq!(r.message_id, "xyz");
+        assert_eq!(r.message_id(), "xyz");
         assert!(r.is_success());
         let r = parse_receipt(b"your message was delivered", &tlvs).unwrap();
-        assert_eq!(r.message_id, "xyz");
-        assert_eq!(r.text, None);
+        assert_eq!(r.message_id(), "xyz");
+        assert_eq!(r.text(), None);
     }
 
     #[test]
     fn empty_tlv_id_falls_back_to_text() {
         let tlvs = ReceiptTlvs { receipted_message_id: Some(b"\0"), message_state: Some(99), ..Default::default() };
         let r = parse_receipt(b"id:77 stat:REJECTD", &tlvs).unwrap();
-        assert_eq!(r.message_id, "77");
+        assert_eq!(r.message_id(), "77");
         assert_eq!(r.state, MessageState::Rejected, "out-of-range message_state is ignored");
     }
 
@@ -891,9 +1002,9 @@ mod tests {
             b"id:1E240 sub:001 dlvrd:001 submit date:2401311200 done date:240131120159 stat:DELIVRD err:000 text:hi: there"
         );
         let r = parse_receipt(&b, &ReceiptTlvs::default()).unwrap();
-        assert_eq!(r.message_id, "1E240");
-        assert_eq!(r.done_date.as_deref(), Some("240131120159"));
-        assert_eq!(r.text.as_deref(), Some(&b"hi: there"[..]));
+        assert_eq!(r.message_id(), "1E240");
+        assert_eq!(r.done_date().as_deref(), Some("240131120159"));
+        assert_eq!(r.text(), Some(&b"hi: there"[..]));
         let bad = ReceiptFields { message_id: "a b", ..f };
         assert_eq!(format_receipt(&bad).unwrap_err().field, "message_id");
     }

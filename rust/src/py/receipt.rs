@@ -3,6 +3,8 @@
 //! field at a time on access, `receipt_id_keys`, `format_receipt` and the
 //! `MESSAGE_STATES` table.
 
+use std::borrow::Cow;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -23,8 +25,8 @@ pub struct PyReceipt {
 #[pymethods]
 impl PyReceipt {
     #[getter]
-    fn message_id(&self) -> &str {
-        &self.inner.message_id
+    fn message_id(&self) -> Cow<'_, str> {
+        self.inner.message_id()
     }
 
     /// SMPP message_state number (1 ENROUTE .. 8 REJECTED; 0/9 from SMPP 5.0).
@@ -40,8 +42,8 @@ impl PyReceipt {
     }
 
     #[getter]
-    fn stat(&self) -> Option<&str> {
-        self.inner.stat.as_deref()
+    fn stat(&self) -> Option<Cow<'_, str>> {
+        self.inner.stat()
     }
 
     #[getter]
@@ -65,18 +67,18 @@ impl PyReceipt {
     }
 
     #[getter]
-    fn submit_date(&self) -> Option<&str> {
-        self.inner.submit_date.as_deref()
+    fn submit_date(&self) -> Option<Cow<'_, str>> {
+        self.inner.submit_date()
     }
 
     #[getter]
-    fn done_date(&self) -> Option<&str> {
-        self.inner.done_date.as_deref()
+    fn done_date(&self) -> Option<Cow<'_, str>> {
+        self.inner.done_date()
     }
 
     #[getter]
-    fn err(&self) -> Option<&str> {
-        self.inner.err.as_deref()
+    fn err(&self) -> Option<Cow<'_, str>> {
+        self.inner.err()
     }
 
     #[getter]
@@ -91,16 +93,15 @@ impl PyReceipt {
 
     #[getter]
     fn text<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.inner.text.as_deref().map(|t| PyBytes::new(py, t))
+        self.inner.text().map(|t| PyBytes::new(py, t))
     }
 
     #[getter]
     fn extra<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let items = self
             .inner
-            .extra
-            .iter()
-            .map(|(k, v)| PyTuple::new(py, [PyString::new(py, k), PyString::new(py, v)]))
+            .extra()
+            .map(|(k, v)| PyTuple::new(py, [PyString::new(py, &k), PyString::new(py, &v)]))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
     }
@@ -115,11 +116,11 @@ impl PyReceipt {
         let r = &self.inner;
         Ok(format!(
             "Receipt(message_id={}, state={} {}, stat={}, err={}, error_code={}, is_final={})",
-            py_repr(py, Some(&r.message_id))?,
+            py_repr(py, Some(&r.message_id()))?,
             r.state.as_u8(),
             r.state.name(),
-            py_repr(py, r.stat.as_deref())?,
-            py_repr(py, r.err.as_deref())?,
+            py_repr(py, r.stat().as_deref())?,
+            py_repr(py, r.err().as_deref())?,
             r.error_code.map_or_else(|| "None".to_owned(), |c| c.to_string()),
             if r.is_final() { "True" } else { "False" },
         ))
