@@ -27,6 +27,8 @@
 //! - `err:` decimal or hex/alphanumeric.
 //!
 //! Parsing is one linear pass over the bytes; no input can panic it.
+//! Receipts carried in message_payload instead of short_message are parsed
+//! the same way: pass the payload bytes as `short_message`.
 
 use std::borrow::Cow;
 
@@ -762,8 +764,10 @@ pub struct ReceiptFields<'a> {
 /// Build the appendix B receipt text:
 /// `id:… sub:001 dlvrd:001 submit date:… done date:… stat:… err:… text:…`.
 /// sub and dlvrd are zero-padded to 3 digits. Every field but text must be
-/// a single non-empty token without whitespace or ':' in the key sense, so
-/// that [`parse_text`] reads back exactly what was written.
+/// non-empty and free of whitespace/NUL (which separate fields), so that
+/// [`parse_receipt`] reads back exactly what was written. No length limit
+/// is applied: a simulator whose receipt exceeds sm_length's 254 octets
+/// (SMPP 3.4 section 5.2.21) must shorten text or use message_payload.
 pub fn format_receipt(f: &ReceiptFields<'_>) -> Result<Vec<u8>> {
     let check = |field: &'static str, v: &str, status: u32| -> Result<()> {
         if v.is_empty() || v.bytes().any(is_space) {
