@@ -238,6 +238,7 @@ def test_message_state_tlv_out_of_range_is_ignored():
         ({"message_state": b"\x02\x00"}, "message_state", ESME_RINVPARLEN),
         ({"message_state": 256}, "message_state", ESME_RINVOPTPARAMVAL),
         ({"message_state": -1}, "message_state", ESME_RINVOPTPARAMVAL),
+        ({"message_state": 2**70}, "message_state", ESME_RINVOPTPARAMVAL),
     ],
 )
 def test_bad_tlvs(kwargs, field, status):
