@@ -171,6 +171,7 @@ impl<'a> Reader<'a> {
         self.buf.is_empty()
     }
 
+    #[inline]
     pub fn u8(&mut self, field: &'static str) -> Result<u8> {
         let (&b, rest) = self.buf.split_first().ok_or_else(|| short_body(field))?;
         self.buf = rest;
@@ -195,6 +196,7 @@ impl<'a> Reader<'a> {
     /// A C-Octet string of at most `max` octets including the NUL. With
     /// `tail`, a body that ends before any NUL yields the remaining octets
     /// (the vendor tolerance described at the top of this file).
+    #[inline]
     pub fn cstr(&mut self, max: usize, field: &'static str, tail: bool) -> Result<&'a [u8]> {
         let window = &self.buf[..self.buf.len().min(max)];
         if let Some(n) = window.iter().position(|&b| b == 0) {
@@ -293,6 +295,7 @@ trait Field: Sized {
 }
 
 impl Field for u8 {
+    #[inline]
     fn read(r: &mut Reader<'_>, _: FieldKind, name: &'static str) -> Result<Self> {
         r.u8(name)
     }
@@ -335,6 +338,7 @@ fn check_time(s: &[u8], name: &'static str) -> Result<()> {
 }
 
 impl Field for Vec<u8> {
+    #[inline]
     fn read(r: &mut Reader<'_>, kind: FieldKind, name: &'static str) -> Result<Self> {
         match kind {
             FieldKind::CStr { max } => Ok(r.cstr(max, name, false)?.to_vec()),
@@ -553,8 +557,14 @@ macro_rules! body_impl {
             /// Mandatory fields in wire order with their layout.
             pub const FIELDS: &'static [(&'static str, FieldKind)] = &[$((stringify!($field), $kind)),*];
 
-            fn read(r: &mut Reader<'_>) -> Result<Self> {
-                let mut b = Self::default();
+            fn fields(&self) -> &'static [(&'static str, FieldKind)] {
+                Self::FIELDS
+            }
+
+            /// Decodes into a boxed default, so the struct is built in place
+            /// rather than moved into its box.
+            fn read(r: &mut Reader<'_>) -> Result<Box<Self>> {
+                let mut b = Box::<Self>::default();
                 $(b.$field = Field::read(r, $kind, stringify!($field))?;)*
                 body_impl!(@tlvs $t, read, b, r);
                 Ok(b)
@@ -868,25 +878,27 @@ body_impl!(AlertNotification {
 
 /// The body of a PDU, one variant per layout. Commands that share a layout
 /// share a variant (submit_sm and deliver_sm are both `Sm`); the command_id
-/// of the `Pdu` says which one it is.
+/// of the `Pdu` says which one it is. Bodies are boxed: a `Pdu` stays a
+/// few words, so results and Python objects move cheaply (an unboxed Sm made
+/// memmove the largest cost of decoding).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Body {
     /// generic_nack, unbind(_resp), enquire_link(_resp), cancel_sm_resp,
     /// replace_sm_resp: header only.
     Empty,
-    Bind(Bind),
-    BindResp(BindResp),
-    Outbind(Outbind),
-    Sm(Sm),
-    MessageIdResp(MessageIdResp),
-    SubmitMulti(SubmitMulti),
-    SubmitMultiResp(SubmitMultiResp),
-    DataSm(DataSm),
-    QuerySm(QuerySm),
-    QuerySmResp(QuerySmResp),
-    CancelSm(CancelSm),
-    ReplaceSm(ReplaceSm),
-    AlertNotification(AlertNotification),
+    Bind(Box<Bind>),
+    BindResp(Box<BindResp>),
+    Outbind(Box<Outbind>),
+    Sm(Box<Sm>),
+    MessageIdResp(Box<MessageIdResp>),
+    SubmitMulti(Box<SubmitMulti>),
+    SubmitMultiResp(Box<SubmitMultiResp>),
+    DataSm(Box<DataSm>),
+    QuerySm(Box<QuerySm>),
+    QuerySmResp(Box<QuerySmResp>),
+    CancelSm(Box<CancelSm>),
+    ReplaceSm(Box<ReplaceSm>),
+    AlertNotification(Box<AlertNotification>),
 }
 
 /// Runs `$e` with `$b` bound to the struct of any non-empty variant.
@@ -911,43 +923,27 @@ macro_rules! each_body {
     };
 }
 
-fn fields_of<T: HasFields>(_: &T) -> &'static [(&'static str, FieldKind)] {
-    T::TABLE
-}
-
-trait HasFields {
-    const TABLE: &'static [(&'static str, FieldKind)];
-}
-
-macro_rules! has_fields {
-    ($($t:ident),*) => { $(impl HasFields for $t { const TABLE: &'static [(&'static str, FieldKind)] = $t::FIELDS; })* };
-}
-has_fields!(
-    Bind, BindResp, Outbind, Sm, MessageIdResp, SubmitMulti, SubmitMultiResp, DataSm, QuerySm,
-    QuerySmResp, CancelSm, ReplaceSm, AlertNotification
-);
-
 impl Body {
     /// The empty (all defaults) body for a command; None for an unknown id.
     pub fn for_command(command_id: u32) -> Option<Body> {
         Some(match command_id {
             GENERIC_NACK | UNBIND | UNBIND_RESP | ENQUIRE_LINK | ENQUIRE_LINK_RESP | CANCEL_SM_RESP
             | REPLACE_SM_RESP => Body::Empty,
-            BIND_RECEIVER | BIND_TRANSMITTER | BIND_TRANSCEIVER => Body::Bind(Bind::default()),
+            BIND_RECEIVER | BIND_TRANSMITTER | BIND_TRANSCEIVER => Body::Bind(Box::default()),
             BIND_RECEIVER_RESP | BIND_TRANSMITTER_RESP | BIND_TRANSCEIVER_RESP => {
-                Body::BindResp(BindResp::default())
+                Body::BindResp(Box::default())
             }
-            OUTBIND => Body::Outbind(Outbind::default()),
-            SUBMIT_SM | DELIVER_SM => Body::Sm(Sm::default()),
-            SUBMIT_SM_RESP | DELIVER_SM_RESP | DATA_SM_RESP => Body::MessageIdResp(MessageIdResp::default()),
-            SUBMIT_MULTI => Body::SubmitMulti(SubmitMulti::default()),
-            SUBMIT_MULTI_RESP => Body::SubmitMultiResp(SubmitMultiResp::default()),
-            DATA_SM => Body::DataSm(DataSm::default()),
-            QUERY_SM => Body::QuerySm(QuerySm::default()),
-            QUERY_SM_RESP => Body::QuerySmResp(QuerySmResp::default()),
-            CANCEL_SM => Body::CancelSm(CancelSm::default()),
-            REPLACE_SM => Body::ReplaceSm(ReplaceSm::default()),
-            ALERT_NOTIFICATION => Body::AlertNotification(AlertNotification::default()),
+            OUTBIND => Body::Outbind(Box::default()),
+            SUBMIT_SM | DELIVER_SM => Body::Sm(Box::default()),
+            SUBMIT_SM_RESP | DELIVER_SM_RESP | DATA_SM_RESP => Body::MessageIdResp(Box::default()),
+            SUBMIT_MULTI => Body::SubmitMulti(Box::default()),
+            SUBMIT_MULTI_RESP => Body::SubmitMultiResp(Box::default()),
+            DATA_SM => Body::DataSm(Box::default()),
+            QUERY_SM => Body::QuerySm(Box::default()),
+            QUERY_SM_RESP => Body::QuerySmResp(Box::default()),
+            CANCEL_SM => Body::CancelSm(Box::default()),
+            REPLACE_SM => Body::ReplaceSm(Box::default()),
+            ALERT_NOTIFICATION => Body::AlertNotification(Box::default()),
             _ => return None,
         })
     }
@@ -960,7 +956,7 @@ impl Body {
 
     /// Mandatory fields in wire order (tlvs not included).
     pub fn fields(&self) -> &'static [(&'static str, FieldKind)] {
-        each_body!(self, b => fields_of(b), empty => &[])
+        each_body!(self, b => b.fields(), empty => &[])
     }
 
     pub fn kind(&self, name: &str) -> Option<FieldKind> {
@@ -1234,31 +1230,31 @@ mod tests {
         let msg_resp = MessageIdResp { message_id: b"0123456789abcdef".to_vec(), tlvs: vec![] };
         let mut out = vec![
             p(GENERIC_NACK, Body::Empty),
-            p(BIND_RECEIVER, Body::Bind(bind.clone())),
-            p(BIND_TRANSMITTER, Body::Bind(bind.clone())),
-            p(BIND_TRANSCEIVER, Body::Bind(bind)),
-            p(BIND_RECEIVER_RESP, Body::BindResp(bind_resp.clone())),
-            p(BIND_TRANSMITTER_RESP, Body::BindResp(bind_resp.clone())),
-            p(BIND_TRANSCEIVER_RESP, Body::BindResp(bind_resp)),
-            p(OUTBIND, Body::Outbind(Outbind { system_id: b"smsc".to_vec(), password: b"pw".to_vec() })),
+            p(BIND_RECEIVER, Body::Bind(Box::new(bind.clone()))),
+            p(BIND_TRANSMITTER, Body::Bind(Box::new(bind.clone()))),
+            p(BIND_TRANSCEIVER, Body::Bind(Box::new(bind))),
+            p(BIND_RECEIVER_RESP, Body::BindResp(Box::new(bind_resp.clone()))),
+            p(BIND_TRANSMITTER_RESP, Body::BindResp(Box::new(bind_resp.clone()))),
+            p(BIND_TRANSCEIVER_RESP, Body::BindResp(Box::new(bind_resp))),
+            p(OUTBIND, Body::Outbind(Box::new(Outbind { system_id: b"smsc".to_vec(), password: b"pw".to_vec() }))),
             p(UNBIND, Body::Empty),
             p(UNBIND_RESP, Body::Empty),
             p(ENQUIRE_LINK, Body::Empty),
             p(ENQUIRE_LINK_RESP, Body::Empty),
-            p(SUBMIT_SM, Body::Sm(sm())),
-            p(SUBMIT_SM_RESP, Body::MessageIdResp(msg_resp.clone())),
-            p(DELIVER_SM, Body::Sm(Sm { schedule_delivery_time: vec![], validity_period: vec![], ..sm() })),
-            p(DELIVER_SM_RESP, Body::MessageIdResp(MessageIdResp::default())),
+            p(SUBMIT_SM, Body::Sm(Box::new(sm()))),
+            p(SUBMIT_SM_RESP, Body::MessageIdResp(Box::new(msg_resp.clone()))),
+            p(DELIVER_SM, Body::Sm(Box::new(Sm { schedule_delivery_time: vec![], validity_period: vec![], ..sm() }))),
+            p(DELIVER_SM_RESP, Body::MessageIdResp(Box::default())),
             p(
                 DATA_SM_RESP,
-                Body::MessageIdResp(MessageIdResp {
+                Body::MessageIdResp(Box::new(MessageIdResp {
                     tlvs: vec![Tlv::from_u8(tlv::DELIVERY_FAILURE_REASON, 2)],
                     ..msg_resp
-                }),
+                })),
             ),
             p(
                 SUBMIT_MULTI,
-                Body::SubmitMulti(SubmitMulti {
+                Body::SubmitMulti(Box::new(SubmitMulti {
                     service_type: vec![],
                     source_addr_ton: 1,
                     source_addr_npi: 1,
@@ -1278,11 +1274,11 @@ mod tests {
                     sm_default_msg_id: 0,
                     short_message: vec![],
                     tlvs: vec![Tlv::new(tlv::MESSAGE_PAYLOAD, vec![b'x'; 1000])],
-                }),
+                })),
             ),
             p(
                 SUBMIT_MULTI_RESP,
-                Body::SubmitMultiResp(SubmitMultiResp {
+                Body::SubmitMultiResp(Box::new(SubmitMultiResp {
                     message_id: b"m1".to_vec(),
                     unsuccess_smes: vec![UnsuccessSme {
                         ton: 1,
@@ -1290,11 +1286,11 @@ mod tests {
                         addr: b"447700900002".to_vec(),
                         error_status_code: ESME_RINVDSTADR,
                     }],
-                }),
+                })),
             ),
             p(
                 DATA_SM,
-                Body::DataSm(DataSm {
+                Body::DataSm(Box::new(DataSm {
                     service_type: b"WAP".to_vec(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
@@ -1306,29 +1302,29 @@ mod tests {
                     registered_delivery: 1,
                     data_coding: 4,
                     tlvs: vec![Tlv::new(tlv::MESSAGE_PAYLOAD, b"data".to_vec())],
-                }),
+                })),
             ),
             p(
                 QUERY_SM,
-                Body::QuerySm(QuerySm {
+                Body::QuerySm(Box::new(QuerySm {
                     message_id: b"abc".to_vec(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
                     source_addr: b"123".to_vec(),
-                }),
+                })),
             ),
             p(
                 QUERY_SM_RESP,
-                Body::QuerySmResp(QuerySmResp {
+                Body::QuerySmResp(Box::new(QuerySmResp {
                     message_id: b"abc".to_vec(),
                     final_date: b"240101120000000+".to_vec(),
                     message_state: 2,
                     error_code: 0,
-                }),
+                })),
             ),
             p(
                 CANCEL_SM,
-                Body::CancelSm(CancelSm {
+                Body::CancelSm(Box::new(CancelSm {
                     service_type: vec![],
                     message_id: b"abc".to_vec(),
                     source_addr_ton: 1,
@@ -1337,12 +1333,12 @@ mod tests {
                     dest_addr_ton: 1,
                     dest_addr_npi: 1,
                     destination_addr: b"2".to_vec(),
-                }),
+                })),
             ),
             p(CANCEL_SM_RESP, Body::Empty),
             p(
                 REPLACE_SM,
-                Body::ReplaceSm(ReplaceSm {
+                Body::ReplaceSm(Box::new(ReplaceSm {
                     message_id: b"abc".to_vec(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
@@ -1352,12 +1348,12 @@ mod tests {
                     registered_delivery: 0,
                     sm_default_msg_id: 3,
                     short_message: vec![0xAA; 254],
-                }),
+                })),
             ),
             p(REPLACE_SM_RESP, Body::Empty),
             p(
                 ALERT_NOTIFICATION,
-                Body::AlertNotification(AlertNotification {
+                Body::AlertNotification(Box::new(AlertNotification {
                     source_addr_ton: 1,
                     source_addr_npi: 1,
                     source_addr: b"447700900003".to_vec(),
@@ -1365,7 +1361,7 @@ mod tests {
                     esme_addr_npi: 0,
                     esme_addr: b"esme".to_vec(),
                     tlvs: vec![Tlv::from_u8(tlv::MS_AVAILABILITY_STATUS, 0)],
-                }),
+                })),
             ),
         ];
         for (i, pdu) in out.iter_mut().enumerate() {
@@ -1401,13 +1397,13 @@ mod tests {
             command_id: SUBMIT_SM,
             command_status: 0,
             sequence_number: 2,
-            body: Body::Sm(Sm {
+            body: Body::Sm(Box::new(Sm {
                 source_addr: b"A".to_vec(),
                 destination_addr: b"12".to_vec(),
                 registered_delivery: 1,
                 short_message: b"hi".to_vec(),
                 ..Sm::default()
-            }),
+            })),
         };
         let want: Vec<u8> = [
             &[0, 0, 0, 38, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 2][..],
@@ -1424,7 +1420,7 @@ mod tests {
 
     #[test]
     fn limits_on_encode() {
-        let base = Pdu { command_id: SUBMIT_SM, command_status: 0, sequence_number: 1, body: Body::Sm(sm()) };
+        let base = Pdu { command_id: SUBMIT_SM, command_status: 0, sequence_number: 1, body: Body::Sm(Box::new(sm())) };
         let with = |f: &dyn Fn(&mut Sm)| {
             let mut p = base.clone();
             if let Body::Sm(b) = &mut p.body {
@@ -1459,7 +1455,7 @@ mod tests {
         let bind = |f: &dyn Fn(&mut Bind)| {
             let mut b = Bind::default();
             f(&mut b);
-            Pdu { command_id: BIND_TRANSCEIVER, command_status: 0, sequence_number: 1, body: Body::Bind(b) }
+            Pdu { command_id: BIND_TRANSCEIVER, command_status: 0, sequence_number: 1, body: Body::Bind(Box::new(b)) }
         };
         assert_eq!(enc_err(&bind(&|b| b.system_id = vec![b'x'; 16])), (ESME_RINVSYSID, "system_id"));
         assert!(encode(&bind(&|b| b.system_id = vec![b'x'; 15])).is_ok());
@@ -1472,7 +1468,7 @@ mod tests {
             command_id: SUBMIT_SM_RESP,
             command_status: 0,
             sequence_number: 1,
-            body: Body::MessageIdResp(MessageIdResp { message_id: vec![b'x'; 65], tlvs: vec![] }),
+            body: Body::MessageIdResp(Box::new(MessageIdResp { message_id: vec![b'x'; 65], tlvs: vec![] })),
         };
         assert_eq!(enc_err(&resp), (ESME_RINVMSGID, "message_id"));
 
@@ -1480,7 +1476,7 @@ mod tests {
             command_id: SUBMIT_MULTI,
             command_status: 0,
             sequence_number: 1,
-            body: Body::SubmitMulti(SubmitMulti { dest_addresses: dests, ..SubmitMulti::default() }),
+            body: Body::SubmitMulti(Box::new(SubmitMulti { dest_addresses: dests, ..SubmitMulti::default() })),
         };
         assert_eq!(enc_err(&multi(vec![])), (ESME_RINVNUMDESTS, "dest_addresses"));
         let sme = DestAddress::Sme { ton: 1, npi: 1, addr: b"1".to_vec() };
@@ -1515,7 +1511,7 @@ mod tests {
             command_id: SUBMIT_SM,
             command_status: 0,
             sequence_number: 1,
-            body: Body::Sm(Sm::default()),
+            body: Body::Sm(Box::default()),
         })
         .unwrap();
         assert!(decode(&good).is_ok());
@@ -1601,7 +1597,7 @@ mod tests {
 
     #[test]
     fn field_access_by_name() {
-        let mut b = Body::Sm(sm());
+        let mut b = Body::Sm(Box::new(sm()));
         assert_eq!(b.get("source_addr"), Some(FieldRef::Str(b"byosms")));
         assert_eq!(b.get("data_coding"), Some(FieldRef::Int(8)));
         assert_eq!(b.get("message_id"), None);
@@ -1613,7 +1609,7 @@ mod tests {
         assert_eq!(b.set("password", FieldValue::Int(1)), Err(SetError::NoField));
         assert_eq!(Body::Empty.fields().len(), 0);
         assert_eq!(b.fields().len(), 17);
-        assert!(b.takes_tlvs() && !Body::QuerySm(QuerySm::default()).takes_tlvs());
+        assert!(b.takes_tlvs() && !Body::QuerySm(Box::default()).takes_tlvs());
     }
 
     /// Cheap deterministic garbage: decode must return, never panic, and what

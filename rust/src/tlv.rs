@@ -51,6 +51,15 @@ macro_rules! tlv_table {
         $(pub const $const: u16 = $tag;)*
         /// Every standard optional parameter of SMPP 3.4 (spec 5.3.2), sorted by tag.
         pub const ALL: &[TlvSpec] = &[$(TlvSpec { tag: $tag, name: $name, kind: $kind }),*];
+
+        /// The table entry of a standard tag, None for vendor and unknown
+        /// tags. A match rather than a search: it runs for every TLV decoded.
+        pub fn spec(tag: u16) -> Option<&'static TlvSpec> {
+            match tag {
+                $($tag => Some(&TlvSpec { tag: $tag, name: $name, kind: $kind }),)*
+                _ => None,
+            }
+        }
     };
 }
 
@@ -103,11 +112,6 @@ tlv_table! {
     ALERT_ON_MESSAGE_DELIVERY = 0x130C, "alert_on_message_delivery", Flag;
     ITS_REPLY_TYPE = 0x1380, "its_reply_type", Int1;
     ITS_SESSION_INFO = 0x1383, "its_session_info", Int2;
-}
-
-/// The table entry of a standard tag, None for vendor and unknown tags.
-pub fn spec(tag: u16) -> Option<&'static TlvSpec> {
-    ALL.binary_search_by_key(&tag, |s| s.tag).ok().map(|i| &ALL[i])
 }
 
 /// The spec name of a standard tag.
@@ -176,15 +180,15 @@ impl Tlv {
     /// need to fit the 16-bit length field.
     pub fn validate(&self) -> Result<()> {
         let len = self.value.len();
-        let field = self.name().unwrap_or("tlv");
+        let spec = spec(self.tag);
         if len > TLV_VALUE_MAX {
             return Err(CodecError::new(
                 ESME_RINVPARLEN,
-                field,
+                spec.map_or("tlvs", |s| s.name),
                 format!("TLV 0x{:04X} value is {len} octets, over the 16-bit length field", self.tag),
             ));
         }
-        let Some(spec) = spec(self.tag) else { return Ok(()) };
+        let Some(spec) = spec else { return Ok(()) };
         let (min, max) = match spec.kind {
             Int1 => (1, 1),
             Int2 => (2, 2),
@@ -258,6 +262,10 @@ mod tests {
     #[test]
     fn table_is_sorted_unique_and_complete() {
         assert!(ALL.windows(2).all(|w| w[0].tag < w[1].tag));
+        for s in ALL {
+            let found = spec(s.tag).unwrap();
+            assert_eq!((found.tag, found.name, found.kind), (s.tag, s.name, s.kind));
+        }
         assert_eq!(ALL.len(), 44);
         assert_eq!(name(0x0424), Some("message_payload"));
         assert_eq!(name(0x001E), Some("receipted_message_id"));
