@@ -170,11 +170,16 @@ fn check_language(lang: u8) -> Result<()> {
     if SUPPORTED_LANGUAGES.contains(&lang) {
         Ok(())
     } else {
+        let supported: Vec<String> = SUPPORTED_LANGUAGES
+            .iter()
+            .map(|l| format!("{l} ({})", gsm::language_name(*l).unwrap_or("?")))
+            .collect();
         Err(CodecError::new(
             status::ESME_RSUBMITFAIL,
             "national_language",
             format!(
-                "national language {lang} has no shift table in this build; supported: 1 (Turkish), 2 (Spanish), 3 (Portuguese)"
+                "national language {lang} has no shift table in this build; supported: {}",
+                supported.join(", ")
             ),
         ))
     }
@@ -641,7 +646,7 @@ mod tests {
             "x",
             &Chain::default(),
             &Options {
-                national_language: Some(9),
+                national_language: Some(14),
                 ..o
             }
         )
