@@ -654,6 +654,41 @@ mod tests {
     }
 
     #[test]
+    fn indian_languages() {
+        let hi = "नमस्ते दुनिया, आप कैसे हैं?";
+        assert_eq!(seg(hi, Concat::Udh8).encoding, Encoding::Ucs2);
+        let o = Options {
+            national_language: Some(gsm::LANG_HINDI),
+            ..Options::default()
+        };
+        let s = segment(hi, &Chain::default(), &o).unwrap();
+        assert_eq!(s.encoding, Encoding::Gsm7);
+        // Only the locking table is needed: one IE, UDHL 3.
+        assert_eq!((s.national_locking, s.national_single), (Some(6), None));
+        assert_eq!(&s.parts[0][..4], &[3, IEI_NATIONAL_LOCKING, 1, 6]);
+        assert_eq!(s.units, hi.chars().count());
+        // Latin capitals live in the Hindi single shift table, not the default
+        // extension table: both IEs.
+        let s = segment("नमस्ते Ram", &Chain::default(), &o).unwrap();
+        assert_eq!((s.national_locking, s.national_single), (Some(6), Some(6)));
+        assert_eq!(&s.parts[0][..7], &[6, 0x24, 1, 6, 0x25, 1, 6]);
+        // € is in the default extension table too: the single IE is not worth it.
+        let s = segment("नमस्ते €", &Chain::default(), &o).unwrap();
+        assert_eq!((s.national_locking, s.national_single), (Some(6), None));
+        // 7-bit capacity with one national IE: 136 octets -> 155 septets.
+        let long = "क".repeat(155);
+        assert_eq!(segment(&long, &Chain::default(), &o).unwrap().parts.len(), 1);
+        let long = "क".repeat(156);
+        let s = segment(&long, &Chain::default(), &o).unwrap();
+        assert_eq!(s.parts.len(), 2);
+        // UDHL + concat IE (5) + locking IE (3) = 9 octets -> (140-9)*8/7 = 149.
+        assert_eq!(s.parts[0].len(), 9 + 149);
+        for lang in gsm::LANG_BENGALI..=gsm::LANG_URDU {
+            assert!(check_language(lang).is_ok());
+        }
+    }
+
+    #[test]
     fn packed_with_udh() {
         let o = Options {
             packed: true,
