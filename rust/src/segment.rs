@@ -677,7 +677,10 @@ mod tests {
         assert_eq!((s.national_locking, s.national_single), (Some(6), None));
         // 7-bit capacity with one national IE: 136 octets -> 155 septets.
         let long = "क".repeat(155);
-        assert_eq!(segment(&long, &Chain::default(), &o).unwrap().parts.len(), 1);
+        assert_eq!(
+            segment(&long, &Chain::default(), &o).unwrap().parts.len(),
+            1
+        );
         let long = "क".repeat(156);
         let s = segment(&long, &Chain::default(), &o).unwrap();
         assert_eq!(s.parts.len(), 2);
