@@ -154,7 +154,7 @@ def test_too_many_parts():
         ({"reference": -1}, "reference"),
         ({"concat": "udh16", "reference": 65536}, "reference"),
         ({"concat": "carrier-pigeon"}, "concat"),
-        ({"national_language": 4}, "national_language"),
+        ({"national_language": 14}, "national_language"),
         ({"national_language": 300}, "national_language"),
     ],
 )

@@ -433,7 +433,12 @@ from typing import Literal
 ConcatMethod = Literal["udh8", "udh16", "sar", "payload"]
 
 #: National language identifiers (TS 23.038 6.2.1.2.4) with shift tables in
-#: this build: 1 Turkish, 2 Spanish (single shift only), 3 Portuguese.
+#: this build: 1 Turkish, 2 Spanish (single shift only), 3 Portuguese,
+#: 4 Bengali, 5 Gujarati, 6 Hindi, 7 Kannada, 8 Malayalam, 9 Oriya,
+#: 10 Punjabi, 11 Tamil, 12 Telugu, 13 Urdu (annex A.2 / A.3). With
+#: ``national_language=N`` the encoder picks the default, N's single shift,
+#: N's locking shift or both tables: the fewest parts, then the fewest UDH
+#: IEs (0x24 / 0x25, 3 octets each), then the fewest septets.
 NATIONAL_LANGUAGES: list[int]
 
 class Chain:
