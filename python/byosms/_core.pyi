@@ -219,7 +219,7 @@ class Framer:
     """Sans-I/O stream framer: call ``feed`` with each socket read."""
 
     def __init__(self, max_command_length: int = 65536) -> None: ...
-    def feed(self, data: bytes) -> list[Pdu | PduError]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | PduError]:
         """Every complete PDU buffered so far, decoded, in order. A fatal
         PduError (bad command_length) is the last item; feed() raises
         SmppError from then on."""
@@ -231,7 +231,7 @@ class Framer:
     @property
     def failed(self) -> bool: ...
 
-def decode(data: bytes) -> Pdu:
+def decode(data: bytes | bytearray | memoryview) -> Pdu:
     """Exactly one complete PDU; raises SmppError."""
 
 def encode_submit_sm(

@@ -62,6 +62,22 @@ fn bytes_arg(v: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<u8>> {
     Err(PyTypeError::new_err(format!("{field} must be bytes, not {}", v.get_type().name()?)))
 }
 
+/// Runs `f` over the octets of bytes without copying; bytearray, memoryview
+/// and other buffers (trio's SSL streams hand out bytearray) are copied
+/// first, so no Python code can resize them under us.
+fn with_octets<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> PyResult<R>) -> PyResult<R> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return f(b.as_bytes());
+    }
+    let owned = match data.cast::<pyo3::types::PyByteArray>() {
+        Ok(b) => b.to_vec(),
+        Err(_) => pyo3::buffer::PyBuffer::<u8>::get(data)
+            .map_err(|_| PyTypeError::new_err("expected bytes, bytearray or a buffer of octets"))?
+            .to_vec(data.py())?,
+    };
+    f(&owned)
+}
+
 fn u8_arg(v: &Bound<'_, PyAny>, field: &'static str) -> PyResult<u8> {
     let i: i64 = v
         .extract()
@@ -547,9 +563,9 @@ impl PyFramer {
 
     /// Decodes every complete PDU now buffered, in order. Raises SmppError
     /// once a fatal PduError has been returned.
-    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+    fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let mut frames = Vec::new();
-        self.inner.feed_all(data, &mut frames).map_err(|e| to_pyerr(py, e))?;
+        with_octets(data, |d| self.inner.feed_all(d, &mut frames).map_err(|e| to_pyerr(py, e)))?;
         frames_to_list(py, frames)
     }
 
@@ -572,8 +588,8 @@ impl PyFramer {
 
 /// Decodes exactly one complete PDU.
 #[pyfunction]
-fn decode(py: Python<'_>, data: &[u8]) -> PyResult<PyPdu> {
-    pdu::decode(data).map(|inner| PyPdu { inner }).map_err(|e| to_pyerr(py, e))
+fn decode(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<PyPdu> {
+    with_octets(data, |d| pdu::decode(d).map(|inner| PyPdu { inner }).map_err(|e| to_pyerr(py, e)))
 }
 
 fn encode_to_bytes<'py>(py: Python<'py>, p: &Pdu) -> PyResult<Bound<'py, PyBytes>> {
