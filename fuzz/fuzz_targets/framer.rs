@@ -27,8 +27,12 @@ fn normalise(frames: &[Frame]) -> Vec<Frame> {
 
 fuzz_target!(|data: &[u8]| {
     // Layout: [max selector][n][n split sizes][stream...]
-    let Some((&sel, rest)) = data.split_first() else { return };
-    let Some((&n, rest)) = rest.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&n, rest)) = rest.split_first() else {
+        return;
+    };
     let n = usize::from(n % 16).min(rest.len());
     let (sizes, stream) = rest.split_at(n);
     let max = match sel % 4 {
@@ -47,7 +51,9 @@ fuzz_target!(|data: &[u8]| {
     let mut pos = 0;
     let mut i = 0;
     while pos < stream.len() {
-        let step = sizes.get(i % sizes.len().max(1)).map_or(1, |&s| usize::from(s).max(1));
+        let step = sizes
+            .get(i % sizes.len().max(1))
+            .map_or(1, |&s| usize::from(s).max(1));
         let end = (pos + step).min(stream.len());
         if i % 2 == 0 {
             if g.feed_all(&stream[pos..end], &mut split).is_err() {
@@ -81,4 +87,3 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(pdu::decode(&pdu::encode(&p).unwrap()).unwrap(), p);
     }
 });
-
