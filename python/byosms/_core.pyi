@@ -39,7 +39,8 @@ class Tlv:
     def name(self) -> str | None:
         """Spec name of a standard tag ("receipted_message_id"), else None."""
     def as_int(self) -> int | None:
-        """Big-endian unsigned value of a 1..4-octet value, else None."""
+        """Big-endian value of a standard integer tag or of a 1..4-octet
+        vendor / unknown tag; None for standard string and octet tags."""
     def as_str(self) -> str:
         """The value up to its first NUL (or all of it), as Latin-1 text."""
     def __eq__(self, other: object, /) -> bool: ...
@@ -218,7 +219,7 @@ class Framer:
     """Sans-I/O stream framer: call ``feed`` with each socket read."""
 
     def __init__(self, max_command_length: int = 65536) -> None: ...
-    def feed(self, data: bytes) -> list[Pdu | PduError]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | PduError]:
         """Every complete PDU buffered so far, decoded, in order. A fatal
         PduError (bad command_length) is the last item; feed() raises
         SmppError from then on."""
@@ -230,7 +231,7 @@ class Framer:
     @property
     def failed(self) -> bool: ...
 
-def decode(data: bytes) -> Pdu:
+def decode(data: bytes | bytearray | memoryview) -> Pdu:
     """Exactly one complete PDU; raises SmppError."""
 
 def encode_submit_sm(

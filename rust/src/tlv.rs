@@ -27,12 +27,22 @@ pub enum TlvKind {
     Int1,
     Int2,
     Int4,
+    /// Unsigned big-endian integer of `min..=max` octets.
+    IntVar {
+        min: u16,
+        max: u16,
+    },
     /// C-Octet string of at most `max` octets including the NUL.
     /// Vendors often leave the NUL off (receipted_message_id above all), so a
     /// missing NUL is accepted; the bytes are kept as sent.
-    COctet { max: u16 },
+    COctet {
+        max: u16,
+    },
     /// Opaque octets, between `min` and `max` long.
-    Octets { min: u16, max: u16 },
+    Octets {
+        min: u16,
+        max: u16,
+    },
     /// No value at all: the tag's presence is the information
     /// (alert_on_message_delivery).
     Flag,
@@ -75,7 +85,7 @@ tlv_table! {
     SOURCE_BEARER_TYPE = 0x000F, "source_bearer_type", Int1;
     // Printings of the 3.4 spec disagree on 1 or 2 octets (SMPP 5.0 says 2);
     // peers send either, so both lengths are accepted.
-    SOURCE_TELEMATICS_ID = 0x0010, "source_telematics_id", Octets { min: 1, max: 2 };
+    SOURCE_TELEMATICS_ID = 0x0010, "source_telematics_id", IntVar { min: 1, max: 2 };
     QOS_TIME_TO_LIVE = 0x0017, "qos_time_to_live", Int4;
     PAYLOAD_TYPE = 0x0019, "payload_type", Int1;
     ADDITIONAL_STATUS_INFO_TEXT = 0x001D, "additional_status_info_text", COctet { max: 256 };
@@ -132,7 +142,10 @@ pub struct Tlv {
 
 impl Tlv {
     pub fn new(tag: u16, value: impl Into<Vec<u8>>) -> Self {
-        Tlv { tag, value: value.into() }
+        Tlv {
+            tag,
+            value: value.into(),
+        }
     }
 
     pub fn from_u8(tag: u16, v: u8) -> Self {
@@ -159,11 +172,19 @@ impl Tlv {
         name(self.tag)
     }
 
-    /// The value as a big-endian unsigned integer, for values of 1 to 4
-    /// octets (vendor integers included); None otherwise.
+    /// The value as a big-endian unsigned integer: for standard integer
+    /// tags, and for other tags whose value is 1 to 4 octets (vendor
+    /// integers); None for standard string / octet tags and other lengths.
     pub fn as_int(&self) -> Option<u32> {
+        if spec(self.tag).is_some_and(|s| !matches!(s.kind, Int1 | Int2 | Int4 | IntVar { .. })) {
+            return None;
+        }
         match self.value.len() {
-            1..=4 => Some(self.value.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))),
+            1..=4 => Some(
+                self.value
+                    .iter()
+                    .fold(0u32, |acc, b| (acc << 8) | u32::from(*b)),
+            ),
             _ => None,
         }
     }
@@ -185,7 +206,10 @@ impl Tlv {
             return Err(CodecError::new(
                 ESME_RINVPARLEN,
                 spec.map_or("tlvs", |s| s.name),
-                format!("TLV 0x{:04X} value is {len} octets, over the 16-bit length field", self.tag),
+                format!(
+                    "TLV 0x{:04X} value is {len} octets, over the 16-bit length field",
+                    self.tag
+                ),
             ));
         }
         let Some(spec) = spec else { return Ok(()) };
@@ -194,15 +218,22 @@ impl Tlv {
             Int2 => (2, 2),
             Int4 => (4, 4),
             COctet { max } => (1, usize::from(max)),
-            Octets { min, max } => (usize::from(min), usize::from(max)),
+            IntVar { min, max } | Octets { min, max } => (usize::from(min), usize::from(max)),
             Flag => (0, 0),
         };
         if len < min || len > max {
-            let want = if min == max { format!("{min}") } else { format!("{min}..={max}") };
+            let want = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min}..={max}")
+            };
             return Err(CodecError::new(
                 ESME_RINVPARLEN,
                 spec.name,
-                format!("{} (0x{:04X}) must be {want} octets, got {len}", spec.name, self.tag),
+                format!(
+                    "{} (0x{:04X}) must be {want} octets, got {len}",
+                    spec.name, self.tag
+                ),
             ));
         }
         Ok(())
@@ -227,10 +258,16 @@ pub fn decode_area(mut data: &[u8], out: &mut Vec<Tlv>) -> Result<()> {
             return Err(CodecError::new(
                 ESME_RINVOPTPARSTREAM,
                 name(tag).unwrap_or("tlvs"),
-                format!("TLV 0x{tag:04X} claims {len} octets, only {} left", rest.len()),
+                format!(
+                    "TLV 0x{tag:04X} claims {len} octets, only {} left",
+                    rest.len()
+                ),
             ));
         };
-        let tlv = Tlv { tag, value: value.to_vec() };
+        let tlv = Tlv {
+            tag,
+            value: value.to_vec(),
+        };
         tlv.validate()?;
         out.push(tlv);
         data = &rest[len..];
@@ -290,6 +327,9 @@ mod tests {
         decode_area(&buf, &mut back).unwrap();
         assert_eq!(back, tlvs);
         assert_eq!(back[1].as_int(), Some(0xBEEF));
+        assert_eq!(back[0].as_int(), None);
+        assert_eq!(back[3].as_int(), None);
+        assert_eq!(Tlv::new(0x1400, vec![1, 2]).as_int(), Some(0x0102));
         assert_eq!(back[3].as_cstr(), b"abc");
     }
 
@@ -297,12 +337,20 @@ mod tests {
     fn known_tag_lengths_are_checked() {
         let e = Tlv::new(SAR_MSG_REF_NUM, vec![1]).validate().unwrap_err();
         assert_eq!((e.status, e.field), (ESME_RINVPARLEN, "sar_msg_ref_num"));
-        let e = Tlv::new(NETWORK_ERROR_CODE, vec![1, 2]).validate().unwrap_err();
+        let e = Tlv::new(NETWORK_ERROR_CODE, vec![1, 2])
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "network_error_code");
-        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 65]).validate().is_ok());
-        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 66]).validate().is_err());
+        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 65])
+            .validate()
+            .is_ok());
+        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 66])
+            .validate()
+            .is_err());
         assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![]).validate().is_err());
-        assert!(Tlv::new(ALERT_ON_MESSAGE_DELIVERY, vec![1]).validate().is_err());
+        assert!(Tlv::new(ALERT_ON_MESSAGE_DELIVERY, vec![1])
+            .validate()
+            .is_err());
         assert!(Tlv::new(SOURCE_TELEMATICS_ID, vec![1]).validate().is_ok());
         assert!(Tlv::new(0x1401, vec![0; 70_000]).validate().is_err());
     }
