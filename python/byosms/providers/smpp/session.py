@@ -261,6 +261,8 @@ class SmppSession:
         self._in_flight = 0
         self._abandoned: dict[int, None] = {}
         self._outbox: list[bytes] = []
+        #: The sequence_number given to the last request sent.
+        self.last_sequence_number = 0
 
     # --- introspection ---------------------------------------------------
 
@@ -315,6 +317,7 @@ class SmppSession:
         self._outstanding[seq] = Outstanding(seq, command_id, context, now, windowed)
         if windowed:
             self._in_flight += 1
+        self.last_sequence_number = seq
         return seq
 
     def bind(
