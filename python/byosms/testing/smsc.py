@@ -169,6 +169,7 @@ class Faults:
         self.hold = 0.05
         self.drop_after: int | None = None  # drop the connection at the Nth next submit
         self.response_delay = 0.0  # every response leaves this much later
+        self.pause_responses = False  # hold every response until sim.release_responses()
         self.ignore_binds = False  # never answer a bind (bind timeout)
         self.ignore_enquire_link = False  # never answer enquire_link (peer looks dead)
         self.reject_binds: int | None = None  # answer every bind with this status
@@ -337,7 +338,9 @@ class Connection:
             action = self._handle(items, out)
             if out:
                 chunk = b"".join(out)
-                if sim.faults.response_delay > 0:
+                if sim.faults.pause_responses:
+                    sim._held.append((self, chunk))
+                elif sim.faults.response_delay > 0:
                     sim._schedule_bytes(self, chunk, sim.faults.response_delay)
                 else:
                     self.write(chunk)
@@ -545,6 +548,7 @@ class SmscSimulator:
         self._rr = 0
         self._parked: dict[str, deque[tuple[Any, ...]]] = {}
         self._heap: list[tuple[Any, ...]] = []
+        self._held: list[tuple[Connection, bytes]] = []
         self._counter = itertools.count()
         self._timer_wake = trio.Event()
         self._mo_ref = self.rng.randrange(256)
@@ -709,6 +713,24 @@ class SmscSimulator:
         conns = self.bound(system_id)
         for conn in conns:
             conn.write(data if data is not None else self.faults.garbage)
+        return len(conns)
+
+    def release_responses(self) -> int:
+        """Send the responses held by ``faults.pause_responses`` (and stop
+        holding). Returns how many reads' worth were held."""
+        self.faults.pause_responses = False
+        held, self._held = self._held, []
+        for conn, chunk in held:
+            conn.write(chunk)
+        return len(held)
+
+    def unbind(self, system_id: str | None = None) -> int:
+        """Send unbind to every bound connection (of one system_id); they
+        close once the ESME answers. Returns how many."""
+        conns = self.bound(system_id)
+        for conn in conns:
+            self._unregister(conn)
+            conn.write(Pdu(UNBIND, conn.next_seq()).encode())
         return len(conns)
 
     # --- submit path -------------------------------------------------------

@@ -343,6 +343,10 @@ class SmppBind:
                 f"no {'outbind/' if wait_outbind else ''}bind_resp within {self.bind_timeout}s",
             ) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+            # With TLS 1.3 the server checks our client certificate after our
+            # handshake returned: its refusal surfaces on the first read.
+            if isinstance(e.__cause__, ssl.SSLError) or isinstance(e, ssl.SSLError):
+                raise BindError("tls_failure", f"during bind: {e.__cause__ or e}") from e
             raise BindError("connection_lost", f"during bind: {e}") from e
         self.smsc_system_id = bound.system_id
         self._last_rx = trio.current_time()
