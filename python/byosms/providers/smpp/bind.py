@@ -175,6 +175,7 @@ class SmppBind:
         self._window_full_reported = False
         self._backlog: list[Any] = []
         self._last_rx = 0.0
+        self._received_any = False
         self._lost: BindLost | None = None
         self._incoming_send, self._incoming_recv = trio.open_memory_channel[Pdu](INCOMING_QUEUE)
         self.late_responses = 0
@@ -344,9 +345,17 @@ class SmppBind:
             ) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
             # With TLS 1.3 the server checks our client certificate after our
-            # handshake returned: its refusal surfaces on the first read.
-            if isinstance(e.__cause__, ssl.SSLError) or isinstance(e, ssl.SSLError):
-                raise BindError("tls_failure", f"during bind: {e.__cause__ or e}") from e
+            # handshake returned: its refusal surfaces on the first read, as a
+            # TLS alert or, if the reset overtakes the alert, as a bare reset
+            # before any PDU arrived.
+            if isinstance(e.__cause__, ssl.SSLError) or isinstance(e, ssl.SSLError) or (
+                isinstance(stream, trio.SSLStream) and not self._received_any
+            ):
+                raise BindError(
+                    "tls_failure",
+                    f"TLS connection failed during bind (client certificate refused?): "
+                    f"{e.__cause__ or e}",
+                ) from e
             raise BindError("connection_lost", f"during bind: {e}") from e
         self.smsc_system_id = bound.system_id
         self._last_rx = trio.current_time()
@@ -359,6 +368,7 @@ class SmppBind:
             data = await stream.receive_some(READ_SIZE)
             if not data:
                 raise BindError("connection_lost", "the SMSC closed the connection during bind")
+            self._received_any = True
             events = session.receive_data(data)
             out = session.data_to_send()
             if out:
