@@ -167,7 +167,8 @@ class Faults:
         self.garbage = DEFAULT_GARBAGE
         self.receipt_before_response_next = 0  # receipt first, resp `hold` seconds later
         self.hold = 0.05
-        self.drop_after: int | None = None  # drop the connection at the Nth next submit
+        # Drop the connection at the Nth next submit (unanswered; earlier ones are answered).
+        self.drop_after: int | None = None
         self.response_delay = 0.0  # every response leaves this much later
         self.pause_responses = False  # hold every response until sim.release_responses()
         self.ignore_binds = False  # never answer a bind (bind timeout)
@@ -347,8 +348,11 @@ class Connection:
                 else:
                     self.write(chunk)
             if action is not None:
-                if action == "close":
+                # What was answered before the close / drop point still goes out.
+                with trio.move_on_after(1.0):
                     await self._flush()
+                if action == "drop":
+                    self.drop()
                 return
             if len(self._out) > MAX_PENDING_WRITES:
                 await self._flush()
@@ -753,7 +757,6 @@ class SmscSimulator:
             if f.drop_after <= 0:
                 f.drop_after = None
                 self.stats.dropped += 1
-                conn.drop()
                 return "drop"
         if f.garbage_next:
             f.garbage_next -= 1
