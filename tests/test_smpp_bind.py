@@ -457,3 +457,17 @@ async def test_undecodable_response_fails_only_that_request():
         assert (await bind.submit_sm("1", "2", b"good")).pdu.message_id == "ok"
         assert bind.session.in_flight == 0
         nursery.cancel_scope.cancel()
+
+
+def test_connect_failure_causes():
+    import errno
+    import socket
+
+    from byosms.providers.smpp.bind import _connect_cause
+
+    assert _connect_cause(socket.gaierror(-2, "Name or service not known")) == "dns_failure"
+    # trio's "all attempts to connect failed" wraps the per-address errors.
+    wrapped = OSError("all attempts to connect to h:1 failed")
+    wrapped.__cause__ = ExceptionGroup("x", [ConnectionRefusedError(errno.ECONNREFUSED, "refused")])
+    assert _connect_cause(wrapped) == "connection_refused"
+    assert _connect_cause(OSError(errno.EHOSTUNREACH, "no route")) == "other"

@@ -367,9 +367,11 @@ class Connection:
         for p in items:
             if type(p) is PduError:
                 sim.stats.protocol_errors += 1
-                out.append(_core.encode_generic_nack(p.sequence_number or 0, p.command_status))
                 if p.fatal:
+                    out.append(_core.encode_generic_nack(p.sequence_number or 0, p.command_status))
                     return "close"
+                if not (p.command_id or 0) & RESPONSE_BIT:  # never answer a response
+                    out.append(_core.encode_generic_nack(p.sequence_number or 0, p.command_status))
                 continue
             cid = p.command_id
             if cid == SUBMIT_SM:
