@@ -7,7 +7,7 @@ headers parsed with ``struct`` and deliver_sm_resp answers pre-packed. The
 figure is the rate at which every submit_sm got its submit_sm_resp AND its
 receipt (deliver_sm, answered): the simulator's throughput, not ours.
 
-    python benches/smsc_ceiling.py [--messages 200000] [--window 256] [--binds 1]
+    python benches/smsc_ceiling.py [--messages 200000] [--window 256] [--binds 1] [--tls]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import os
 import selectors
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -40,6 +41,8 @@ def start_simulator(extra: list[str]) -> tuple[subprocess.Popen[str], int]:
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
+    while line.startswith("self-signed"):
+        line = proc.stdout.readline()
     if not line.startswith("listening on "):
         proc.kill()
         raise SystemExit(f"simulator did not start: {line!r}")
@@ -50,9 +53,19 @@ def start_simulator(extra: list[str]) -> tuple[subprocess.Popen[str], int]:
 class Client:
     """One pipelined bind. No per-message objects: headers are unpacked in place."""
 
-    def __init__(self, port: int, messages: int, window: int, batch: int, first_seq: int) -> None:
+    def __init__(
+        self,
+        port: int,
+        messages: int,
+        window: int,
+        batch: int,
+        first_seq: int,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.sendall(
             _core.Pdu("bind_transceiver", 1, system_id="bench", password="bench").encode()
         )
@@ -112,14 +125,17 @@ class Client:
     def on_writable(self) -> None:
         try:
             n = self.sock.send(self.outbuf)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             return
         del self.outbuf[:n]
 
     def on_readable(self) -> None:
         try:
             data = self.sock.recv(1 << 20)
-        except BlockingIOError:
+            # TLS may hold decrypted bytes the selector cannot see.
+            while isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                data += self.sock.recv(1 << 20)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         if not data:
             raise SystemExit("simulator closed the connection")
@@ -152,13 +168,23 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=256, help="outstanding submit_sm per bind")
     parser.add_argument("--batch", type=int, default=64, help="submit_sm written per send")
     parser.add_argument("--binds", type=int, default=1, help="concurrent binds")
+    parser.add_argument("--tls", action="store_true", help="TLS (simulator's self-signed CA)")
     parser.add_argument("--sim-arg", action="append", default=[], help="extra smsc-sim argument")
     args = parser.parse_args()
 
-    proc, port = start_simulator(args.sim_arg)
+    tls = None
+    sim_args = list(args.sim_arg)
+    if args.tls:
+        import tempfile
+
+        ca_path = os.path.join(tempfile.mkdtemp(), "ca.pem")
+        sim_args += ["--tls-self-signed", "--tls-ca-out", ca_path]
+    proc, port = start_simulator(sim_args)
+    if args.tls:
+        tls = ssl.create_default_context(cafile=ca_path)
     try:
         clients = [
-            Client(port, args.messages, args.window, min(args.batch, args.window), 2)
+            Client(port, args.messages, args.window, min(args.batch, args.window), 2, tls)
             for _ in range(args.binds)
         ]
         sel = selectors.DefaultSelector()
@@ -190,7 +216,8 @@ def main() -> None:
     stats = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
     print(
         f"smsc-sim ceiling: {total / elapsed:,.0f} submit_sm/s with a receipt each "
-        f"({total} messages, {args.binds} bind(s), window {args.window}, {elapsed:.2f} s, "
+        f"({total} messages, {args.binds} bind(s), {'tls' if tls else 'tcp'}, "
+        f"window {args.window}, {elapsed:.2f} s, "
         f"{errors} error responses, cpus={os.cpu_count()})"
     )
     print(
