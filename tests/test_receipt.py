@@ -238,6 +238,7 @@ def test_message_state_tlv_out_of_range_is_ignored():
         ({"message_state": b"\x02\x00"}, "message_state", ESME_RINVPARLEN),
         ({"message_state": 256}, "message_state", ESME_RINVOPTPARAMVAL),
         ({"message_state": -1}, "message_state", ESME_RINVOPTPARAMVAL),
+        ({"message_state": 2**70}, "message_state", ESME_RINVOPTPARAMVAL),
     ],
 )
 def test_bad_tlvs(kwargs, field, status):
@@ -436,3 +437,61 @@ def test_parse_raises_only_smpp_error(sm, rid, state, nec):
 def test_module_exports():
     for name in ("parse_receipt", "parse_receipts", "receipt_id_keys", "format_receipt", "Receipt", "MESSAGE_STATES"):
         assert hasattr(_core, name)
+
+
+# --- layout tolerance: spelling, spacing and order do not change the result --
+
+KEY_SPELLINGS = {
+    "id": ["id", "ID", "Id"],
+    "sub": ["sub", "SUB", "Sub"],
+    "dlvrd": ["dlvrd", "DLVRD", "Dlvrd"],
+    "submit date": ["submit date", "Submit Date", "SUBMIT DATE", "submit_date", "submit-date", "submitdate", "submit  date"],
+    "done date": ["done date", "Done Date", "DONE DATE", "done_date", "done-date", "donedate"],
+    "stat": ["stat", "STAT", "Stat", "status"],
+    "err": ["err", "ERR", "Err", "error"],
+}
+plain_value = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9\-]{0,15}\Z")
+
+
+@settings(max_examples=300)
+@given(
+    data=st.data(),
+    message_id=plain_value,
+    stat=stat_values,
+    err=st.from_regex(r"\A[0-9A-F]{1,3}\Z"),
+    dates=st.tuples(date, date),
+    counts=st.tuples(st.integers(0, 999), st.integers(0, 999)),
+    text=st.binary(max_size=30),
+)
+def test_layout_variants_parse_the_same(data, message_id, stat, err, dates, counts, text):
+    values = {
+        "id": message_id,
+        "sub": f"{counts[0]:03}",
+        "dlvrd": f"{counts[1]:03}",
+        "submit date": dates[0],
+        "done date": dates[1],
+        "stat": stat,
+        "err": err,
+    }
+    order = data.draw(st.permutations(list(values)))
+    present = [k for k in order if k == "id" or data.draw(st.booleans())]
+    parts = []
+    for key in present:
+        spelling = data.draw(st.sampled_from(KEY_SPELLINGS[key]))
+        after_colon = data.draw(st.sampled_from(["", " ", "  "]))
+        before_colon = data.draw(st.sampled_from(["", "", " "]))
+        parts.append(f"{spelling}{before_colon}:{after_colon}{values[key]}".encode())
+    sep = data.draw(st.lists(st.sampled_from([b" ", b"  ", b"\t", b" \x00"]), min_size=len(parts), max_size=len(parts)))
+    lead = data.draw(st.sampled_from([b"", b" ", b"\t "]))
+    raw = lead + b"".join(s_ + p for s_, p in zip([b""] + sep[1:], parts)) + sep[0] + data.draw(st.sampled_from([b"text:", b"Text:", b"TEXT:"])) + text
+
+    r = parse_receipt(raw)
+    assert r.message_id == message_id
+    assert r.stat == (stat if "stat" in present else None)
+    assert r.err == (err if "err" in present else None)
+    assert r.sub == (counts[0] if "sub" in present else None)
+    assert r.dlvrd == (counts[1] if "dlvrd" in present else None)
+    assert r.submit_date == (dates[0] if "submit date" in present else None)
+    assert r.done_date == (dates[1] if "done date" in present else None)
+    assert r.text == text
+    assert r.extra == []

@@ -39,7 +39,8 @@ class Tlv:
     def name(self) -> str | None:
         """Spec name of a standard tag ("receipted_message_id"), else None."""
     def as_int(self) -> int | None:
-        """Big-endian unsigned value of a 1..4-octet value, else None."""
+        """Big-endian value of a standard integer tag or of a 1..4-octet
+        vendor / unknown tag; None for standard string and octet tags."""
     def as_str(self) -> str:
         """The value up to its first NUL (or all of it), as Latin-1 text."""
     def __eq__(self, other: object, /) -> bool: ...

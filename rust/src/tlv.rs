@@ -27,6 +27,8 @@ pub enum TlvKind {
     Int1,
     Int2,
     Int4,
+    /// Unsigned big-endian integer of `min..=max` octets.
+    IntVar { min: u16, max: u16 },
     /// C-Octet string of at most `max` octets including the NUL.
     /// Vendors often leave the NUL off (receipted_message_id above all), so a
     /// missing NUL is accepted; the bytes are kept as sent.
@@ -75,7 +77,7 @@ tlv_table! {
     SOURCE_BEARER_TYPE = 0x000F, "source_bearer_type", Int1;
     // Printings of the 3.4 spec disagree on 1 or 2 octets (SMPP 5.0 says 2);
     // peers send either, so both lengths are accepted.
-    SOURCE_TELEMATICS_ID = 0x0010, "source_telematics_id", Octets { min: 1, max: 2 };
+    SOURCE_TELEMATICS_ID = 0x0010, "source_telematics_id", IntVar { min: 1, max: 2 };
     QOS_TIME_TO_LIVE = 0x0017, "qos_time_to_live", Int4;
     PAYLOAD_TYPE = 0x0019, "payload_type", Int1;
     ADDITIONAL_STATUS_INFO_TEXT = 0x001D, "additional_status_info_text", COctet { max: 256 };
@@ -159,9 +161,13 @@ impl Tlv {
         name(self.tag)
     }
 
-    /// The value as a big-endian unsigned integer, for values of 1 to 4
-    /// octets (vendor integers included); None otherwise.
+    /// The value as a big-endian unsigned integer: for standard integer
+    /// tags, and for other tags whose value is 1 to 4 octets (vendor
+    /// integers); None for standard string / octet tags and other lengths.
     pub fn as_int(&self) -> Option<u32> {
+        if spec(self.tag).is_some_and(|s| !matches!(s.kind, Int1 | Int2 | Int4 | IntVar { .. })) {
+            return None;
+        }
         match self.value.len() {
             1..=4 => Some(self.value.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))),
             _ => None,
@@ -194,7 +200,7 @@ impl Tlv {
             Int2 => (2, 2),
             Int4 => (4, 4),
             COctet { max } => (1, usize::from(max)),
-            Octets { min, max } => (usize::from(min), usize::from(max)),
+            IntVar { min, max } | Octets { min, max } => (usize::from(min), usize::from(max)),
             Flag => (0, 0),
         };
         if len < min || len > max {
@@ -290,6 +296,9 @@ mod tests {
         decode_area(&buf, &mut back).unwrap();
         assert_eq!(back, tlvs);
         assert_eq!(back[1].as_int(), Some(0xBEEF));
+        assert_eq!(back[0].as_int(), None);
+        assert_eq!(back[3].as_int(), None);
+        assert_eq!(Tlv::new(0x1400, vec![1, 2]).as_int(), Some(0x0102));
         assert_eq!(back[3].as_cstr(), b"abc");
     }
 

@@ -196,7 +196,7 @@ impl PyTlv {
         self.inner.name()
     }
 
-    /// Big-endian unsigned value of a 1..4-octet TLV, else None.
+    /// Big-endian unsigned value of an integer TLV, else None (see `Tlv::as_int`).
     fn as_int(&self) -> Option<u32> {
         self.inner.as_int()
     }

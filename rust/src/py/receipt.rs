@@ -165,17 +165,18 @@ fn state_arg(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8
         };
     }
     if v.cast::<pyo3::types::PyInt>().is_ok() {
-        let n: i64 = v.extract()?;
-        return u8::try_from(n).map(Some).map_err(|_| {
-            to_pyerr(
+        // Huge ints are out of range like any other, not an OverflowError.
+        return match v.extract::<i64>().ok().and_then(|n| u8::try_from(n).ok()) {
+            Some(n) => Ok(Some(n)),
+            None => Err(to_pyerr(
                 py,
                 CodecError::new(
                     status::ESME_RINVOPTPARAMVAL,
                     "message_state",
-                    format!("message_state must be in 0..255, got {n}"),
+                    format!("message_state must be in 0..255, got {}", v.str()?.to_str()?),
                 ),
-            )
-        });
+            )),
+        };
     }
     Err(PyTypeError::new_err("message_state must be int, bytes or None"))
 }
