@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from byosms import _core
-from byosms._core import Pdu, decode
+from byosms._core import Framer, Pdu
 from byosms.providers.smpp.session import (
     SEQUENCE_MAX,
     BindFailed,
@@ -23,6 +23,14 @@ from byosms.providers.smpp.session import (
     Unbound,
     WindowFull,
 )
+
+
+def decode(data: bytes) -> Pdu:
+    """Exactly one PDU, through a fresh framer (``_core.decode`` is shadowed
+    by the charset ``decode`` of the text bindings at the time of writing)."""
+    [p] = Framer().feed(data)
+    assert isinstance(p, Pdu), p
+    return p
 
 
 def pdus(data: bytes) -> list[Pdu]:

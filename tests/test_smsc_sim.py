@@ -474,6 +474,24 @@ async def test_mo_ucs2():
     assert p.data_coding == 8 and p.short_message.decode("utf-16-be") == "こんにちは"
 
 
+@needs_text
+async def test_mo_parts_shuffled_and_missing_reassemble_with_the_core():
+    text = "Grüße aus Köln! " * 20  # 320 GSM characters: 3 parts
+    async with simulator(seed=5) as sim:
+        res, got = await _mo(sim, text, concat="udh16", order="shuffle")
+        res2, got2 = await _mo(sim, text, concat="udh8", drop_parts=[2])
+    r = _core.Reassembler()
+    outcomes = [r.add_short_message(p.source_addr, p.destination_addr, p.short_message, 0) for p in got]
+    assert [o[0] for o in outcomes] == ["pending", "pending", "complete"]
+    parts = outcomes[-1][1]
+    assert _core.decode(b"".join(_core.parse_udh(p).payload for p in parts), "gsm_0338") == text
+    for p in got2:
+        assert r.add_short_message(p.source_addr, p.destination_addr, p.short_message, 0)[0] == "pending"
+    [expired] = r.expire(60_000, 30_000)
+    assert res2.parts == [1, 3] and res2.count == 3
+    assert (expired.reference, expired.missing, expired.received) == (res2.reference, [2], [1, 3])
+
+
 async def test_mo_needs_a_receiving_bind():
     async with simulator() as sim:
         with pytest.raises(RuntimeError, match="no receiving bind"):
