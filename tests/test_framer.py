@@ -65,6 +65,18 @@ def test_many_pdus_in_one_read_and_buffering():
     assert f.buffered == b""
 
 
+def test_feed_and_decode_take_any_buffer():
+    raw = c.encode_submit_sm(1, "a", "b", b"hello")
+    want = c.decode(raw)
+    for kind in (bytearray, memoryview, lambda b: memoryview(bytearray(b))):
+        assert Framer().feed(kind(raw)) == [want]
+        assert c.decode(kind(raw)) == want
+    with pytest.raises(TypeError):
+        Framer().feed("text")
+    with pytest.raises(TypeError):
+        c.decode(12)
+
+
 def test_partial_pdu_waits():
     raw = c.encode_submit_sm(1, "a", "b", b"hello")
     f = Framer()

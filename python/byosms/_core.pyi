@@ -219,7 +219,7 @@ class Framer:
     """Sans-I/O stream framer: call ``feed`` with each socket read."""
 
     def __init__(self, max_command_length: int = 65536) -> None: ...
-    def feed(self, data: bytes) -> list[Pdu | PduError]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Pdu | PduError]:
         """Every complete PDU buffered so far, decoded, in order. A fatal
         PduError (bad command_length) is the last item; feed() raises
         SmppError from then on."""
@@ -231,7 +231,7 @@ class Framer:
     @property
     def failed(self) -> bool: ...
 
-def decode(data: bytes) -> Pdu:
+def decode(data: bytes | bytearray | memoryview) -> Pdu:
     """Exactly one complete PDU; raises SmppError."""
 
 def encode_submit_sm(
@@ -434,7 +434,12 @@ from typing import Literal
 ConcatMethod = Literal["udh8", "udh16", "sar", "payload"]
 
 #: National language identifiers (TS 23.038 6.2.1.2.4) with shift tables in
-#: this build: 1 Turkish, 2 Spanish (single shift only), 3 Portuguese.
+#: this build: 1 Turkish, 2 Spanish (single shift only), 3 Portuguese,
+#: 4 Bengali, 5 Gujarati, 6 Hindi, 7 Kannada, 8 Malayalam, 9 Oriya,
+#: 10 Punjabi, 11 Tamil, 12 Telugu, 13 Urdu (annex A.2 / A.3). With
+#: ``national_language=N`` the encoder picks the default, N's single shift,
+#: N's locking shift or both tables: the fewest parts, then the fewest UDH
+#: IEs (0x24 / 0x25, 3 octets each), then the fewest septets.
 NATIONAL_LANGUAGES: list[int]
 
 class Chain:
@@ -583,9 +588,9 @@ class Reassembler:
     def __len__(self) -> int: ...
 
 def charset_names() -> list[str]: ...
-def encode(text: str, charset: str) -> bytes:
+def encode_text(text: str, charset: str) -> bytes:
     """gsm_0338 gives unpacked septets (one per octet)."""
-def decode(data: bytes, charset: str) -> str: ...
+def decode_text(data: bytes, charset: str) -> str: ...
 def can_encode(text: str, charset: str) -> bool: ...
 def gsm_pack(septets: bytes, fill_bits: int = 0) -> bytes: ...
 def gsm_unpack(data: bytes, count: int | None = None, fill_bits: int = 0) -> bytes:

@@ -49,12 +49,15 @@ enum Step {
 }
 
 fn word(data: &[u8], at: usize) -> Option<u32> {
-    data.get(at..at + 4).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    data.get(at..at + 4)
+        .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
 }
 
 /// Looks at the start of `data` for one frame.
 fn step(data: &[u8], max_command_length: u32) -> Step {
-    let Some(len) = word(data, 0) else { return Step::NeedMore };
+    let Some(len) = word(data, 0) else {
+        return Step::NeedMore;
+    };
     if (len as usize) < HEADER_LEN || len > max_command_length {
         let why = if (len as usize) < HEADER_LEN {
             format!("command_length {len} is shorter than the {HEADER_LEN}-octet header")
@@ -69,9 +72,13 @@ fn step(data: &[u8], max_command_length: u32) -> Step {
         });
     }
     let len = len as usize;
-    let Some(frame) = data.get(..len) else { return Step::NeedMore };
+    let Some(frame) = data.get(..len) else {
+        return Step::NeedMore;
+    };
     // len >= HEADER_LEN, so the header is there.
-    let Some(h) = Header::parse(frame) else { return Step::NeedMore };
+    let Some(h) = Header::parse(frame) else {
+        return Step::NeedMore;
+    };
     let item = match pdu::decode_body(&h, &frame[HEADER_LEN..]) {
         Ok(p) => Frame::Pdu(p),
         Err(error) => Frame::Error(FrameError {
@@ -279,7 +286,10 @@ mod tests {
         let mut out = Vec::new();
         f.feed_all(&bytes[..bytes.len() - 3], &mut out).unwrap();
         assert_eq!(out.len(), pdus.len() - 1);
-        assert_eq!(f.buffered().len(), encode(&pdus[pdus.len() - 1]).unwrap().len() - 3);
+        assert_eq!(
+            f.buffered().len(),
+            encode(&pdus[pdus.len() - 1]).unwrap().len() - 3
+        );
         f.feed_all(&bytes[bytes.len() - 3..], &mut out).unwrap();
         assert_eq!(pdus_of(out), pdus);
     }
@@ -298,8 +308,14 @@ mod tests {
         assert!(matches!(out[0], Frame::Pdu(_)));
         let Frame::Error(e) = &out[1] else { panic!() };
         assert!(e.fatal);
-        assert_eq!((e.error.status, e.error.field), (ESME_RINVCMDLEN, "command_length"));
-        assert_eq!((e.command_id, e.sequence_number), (Some(SUBMIT_SM), Some(99)));
+        assert_eq!(
+            (e.error.status, e.error.field),
+            (ESME_RINVCMDLEN, "command_length")
+        );
+        assert_eq!(
+            (e.command_id, e.sequence_number),
+            (Some(SUBMIT_SM), Some(99))
+        );
         assert_eq!(f.feed(b"more").unwrap_err().status, ESME_RINVCMDLEN);
         assert!(f.feed_all(b"more", &mut out).is_err());
         assert!(f.next_frame().is_none());
@@ -313,7 +329,10 @@ mod tests {
         // One-at-a-time path.
         let mut f = Framer::new(1024);
         f.feed(&[0, 0, 0, 0]).unwrap();
-        assert!(matches!(f.next_frame(), Some(Frame::Error(FrameError { fatal: true, .. }))));
+        assert!(matches!(
+            f.next_frame(),
+            Some(Frame::Error(FrameError { fatal: true, .. }))
+        ));
         assert!(f.next_frame().is_none());
         assert!(f.failure().is_some());
     }
@@ -337,9 +356,15 @@ mod tests {
         }
         assert_eq!(out.len(), 3);
         let Frame::Error(e) = &out[0] else { panic!() };
-        assert_eq!((e.fatal, e.command_id, e.sequence_number, e.error.status), (false, Some(0x77), Some(5), ESME_RINVCMDID));
+        assert_eq!(
+            (e.fatal, e.command_id, e.sequence_number, e.error.status),
+            (false, Some(0x77), Some(5), ESME_RINVCMDID)
+        );
         let Frame::Error(e) = &out[1] else { panic!() };
-        assert_eq!((e.fatal, e.sequence_number, e.error.status, e.error.field), (false, Some(6), ESME_RINVSRCADR, "source_addr"));
+        assert_eq!(
+            (e.fatal, e.sequence_number, e.error.status, e.error.field),
+            (false, Some(6), ESME_RINVSRCADR, "source_addr")
+        );
         assert!(matches!(&out[2], Frame::Pdu(p) if p.sequence_number == 7));
     }
 

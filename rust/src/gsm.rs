@@ -3,8 +3,9 @@
 //! tables of annex A, in unpacked (one septet per octet, the usual SMPP
 //! data_coding 0 form) and packed (6.1.2.1.1) forms.
 //!
-//! Tables are written as the spec prints them (a locking table as 8 rows of
-//! 16 characters, a single shift table as its few assigned positions); the
+//! Tables are written as the spec prints them (a locking table, and the
+//! densely filled Indian single shift tables, as 8 rows of 16 characters;
+//! the other single shift tables as their few assigned positions); the
 //! reverse maps used for "can this text be represented" are derived from them
 //! at compile time, so lookups are one array index for Latin text and a
 //! binary search over at most 128 entries otherwise.
@@ -24,6 +25,16 @@ pub const SEPTET_MAX: u8 = 0x7F;
 pub const LANG_TURKISH: u8 = 1;
 pub const LANG_SPANISH: u8 = 2;
 pub const LANG_PORTUGUESE: u8 = 3;
+pub const LANG_BENGALI: u8 = 4;
+pub const LANG_GUJARATI: u8 = 5;
+pub const LANG_HINDI: u8 = 6;
+pub const LANG_KANNADA: u8 = 7;
+pub const LANG_MALAYALAM: u8 = 8;
+pub const LANG_ORIYA: u8 = 9;
+pub const LANG_PUNJABI: u8 = 10;
+pub const LANG_TAMIL: u8 = 11;
+pub const LANG_TELUGU: u8 = 12;
+pub const LANG_URDU: u8 = 13;
 
 /// Marks an unassigned position in a table.
 const NONE: u32 = u32::MAX;
@@ -150,7 +161,11 @@ const fn utf8_at(b: &[u8], i: usize) -> (u32, usize) {
 
 /// A locking shift table from its 8 rows of 16 characters (septets 0x00..0x7F
 /// in order). The escape position 0x1B is written as "\x1b" and left
-/// unassigned. A row of the wrong length fails the build.
+/// unassigned; so are the positions the spec leaves empty (some of the
+/// Indian tables of A.3.4-A.3.12 have them), written as "\0". Combining marks and
+/// characters that Unicode normalisation would rewrite are written as
+/// "\u{...}" so the rows survive an editor. A row of the wrong length fails
+/// the build.
 const fn locking(rows: [&str; 8]) -> [u32; 128] {
     let mut out = [NONE; 128];
     let mut r = 0;
@@ -162,7 +177,7 @@ const fn locking(rows: [&str; 8]) -> [u32; 128] {
             let (cp, len) = utf8_at(b, i);
             assert!(n < 16, "locking table row longer than 16 characters");
             let s = r * 16 + n;
-            if s != ESC as usize {
+            if s != ESC as usize && cp != 0 {
                 out[s] = cp;
             }
             i += len;
@@ -172,6 +187,13 @@ const fn locking(rows: [&str; 8]) -> [u32; 128] {
         r += 1;
     }
     out
+}
+
+/// A densely populated single shift table (the Indian ones of A.2.4-A.2.13)
+/// written like a locking table: 8 rows of 16, "\0" where the spec leaves a
+/// position empty. 0x1B (reserved for a further extension) stays empty.
+const fn single_rows(rows: [&str; 8]) -> [u32; 128] {
+    locking(rows)
 }
 
 /// A single shift table from its assigned (septet, character) positions.
@@ -304,12 +326,293 @@ const PORTUGUESE_LOCKING_CHARS: [u32; 128] = locking([
 ]);
 pub static PORTUGUESE_LOCKING: Table = Table::build(PORTUGUESE_LOCKING_CHARS);
 
+/// TS 23.038 A.2.4: Bengali national language single shift table.
+const BENGALI_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*০১\x1b২৩৪৫",
+    "৬৭৮৯\u{09DF}ৠৡ\u{09E2}{}\u{09E3}৲৳৴৵\\",
+    "৶৷৸৹৺\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static BENGALI_SINGLE: Table = Table::build(BENGALI_SINGLE_CHARS);
+
+/// TS 23.038 A.3.4: Bengali national language locking shift table.
+///
+/// In all ten Indian locking tables 0x2C is the comma, at its default
+/// alphabet position like the . : ; ? beside it. Some transcriptions of
+/// annex A (e.g. the gsmcodecs package used as a test oracle) read an
+/// apostrophe there, which would leave Indian 7-bit text with no comma at all
+/// (the apostrophe is already at single shift 0x09); handsets (Android's
+/// GsmAlphabet) use the comma.
+const BENGALI_LOCKING_CHARS: [u32; 128] = locking([
+    "\u{0981}\u{0982}\u{0983}অআইঈউঊঋ\nঌ\0\r\0এ",
+    "ঐ\0\0ওঔকখগঘঙচ\x1bছজঝঞ",
+    " !টঠডঢণত)(থদ,ধ.ন",
+    "0123456789:;\0পফ?",
+    "বভমযর\0ল\0\0\0শষসহ\u{09BC}ঽ",
+    "\u{09BE}\u{09BF}\u{09C0}\u{09C1}\u{09C2}\u{09C3}\u{09C4}\0\0\u{09C7}\u{09C8}\0\0\u{09CB}\u{09CC}\u{09CD}",
+    "ৎabcdefghijklmno",
+    "pqrstuvwxyz\u{09D7}\u{09DC}\u{09DD}ৰৱ",
+]);
+pub static BENGALI_LOCKING: Table = Table::build(BENGALI_LOCKING_CHARS);
+
+/// TS 23.038 A.2.5: Gujarati national language single shift table.
+const GUJARATI_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*।॥\x1b૦૧૨૩",
+    "૪૫૬૭૮૯\0\0{}\0\0\0\0\0\\",
+    "\0\0\0\0\0\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static GUJARATI_SINGLE: Table = Table::build(GUJARATI_SINGLE_CHARS);
+
+/// TS 23.038 A.3.5: Gujarati national language locking shift table.
+const GUJARATI_LOCKING_CHARS: [u32; 128] = locking([
+    "\u{0A81}\u{0A82}\u{0A83}અઆઇઈઉઊઋ\nઌઍ\r\0એ",
+    "ઐઑ\0ઓઔકખગઘઙચ\x1bછજઝઞ",
+    " !ટઠડઢણત)(થદ,ધ.ન",
+    "0123456789:;\0પફ?",
+    "બભમયર\0લળ\0વશષસહ\u{0ABC}ઽ",
+    "\u{0ABE}\u{0ABF}\u{0AC0}\u{0AC1}\u{0AC2}\u{0AC3}\u{0AC4}\u{0AC5}\0\u{0AC7}\u{0AC8}\u{0AC9}\0\u{0ACB}\u{0ACC}\u{0ACD}",
+    "ૐabcdefghijklmno",
+    "pqrstuvwxyzૠૡ\u{0AE2}\u{0AE3}૱",
+]);
+pub static GUJARATI_LOCKING: Table = Table::build(GUJARATI_LOCKING_CHARS);
+
+/// TS 23.038 A.2.6: Hindi national language single shift table.
+const HINDI_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*।॥\x1b०१२३",
+    "४५६७८९\u{0951}\u{0952}{}\u{0953}\u{0954}\u{0958}\u{0959}\u{095A}\\",
+    "\u{095B}\u{095C}\u{095D}\u{095E}\u{095F}ॠॡ\u{0962}\u{0963}॰ॱ\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static HINDI_SINGLE: Table = Table::build(HINDI_SINGLE_CHARS);
+
+/// TS 23.038 A.3.6: Hindi national language locking shift table.
+const HINDI_LOCKING_CHARS: [u32; 128] = locking([
+    "\u{0901}\u{0902}\u{0903}अआइईउऊऋ\nऌऍ\rऎए",
+    "ऐऑऒओऔकखगघङच\x1bछजझञ",
+    " !टठडढणत)(थद,ध.न",
+    "0123456789:;ऩपफ?",
+    "बभमयरऱलळऴवशषसह\u{093C}ऽ",
+    "\u{093E}\u{093F}\u{0940}\u{0941}\u{0942}\u{0943}\u{0944}\u{0945}\u{0946}\u{0947}\u{0948}\u{0949}\u{094A}\u{094B}\u{094C}\u{094D}",
+    "ॐabcdefghijklmno",
+    "pqrstuvwxyzॲॻॼॾॿ",
+]);
+pub static HINDI_LOCKING: Table = Table::build(HINDI_LOCKING_CHARS);
+
+/// TS 23.038 A.2.7: Kannada national language single shift table.
+const KANNADA_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*।॥\x1b೦೧೨೩",
+    "೪೫೬೭೮೯ೞೱ{}ೲ\0\0\0\0\\",
+    "\0\0\0\0\0\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static KANNADA_SINGLE: Table = Table::build(KANNADA_SINGLE_CHARS);
+
+/// TS 23.038 A.3.7: Kannada national language locking shift table. 0x24 is
+/// ಡ (U+0CA1), the letter every other Indian table has there; a transcription
+/// reading ಪ (U+0CAA) at 0x24 would list ಪ twice (it is at 0x3D) and leave ಡ
+/// out.
+const KANNADA_LOCKING_CHARS: [u32; 128] = locking([
+    "\0\u{0C82}\u{0C83}ಅಆಇಈಉಊಋ\nಌ\0\rಎಏ",
+    "ಐ\0ಒಓಔಕಖಗಘಙಚ\x1bಛಜಝಞ",
+    " !ಟಠಡಢಣತ)(ಥದ,ಧ.ನ",
+    "0123456789:;\0ಪಫ?",
+    "ಬಭಮಯರಱಲಳ\0ವಶಷಸಹ\u{0CBC}ಽ",
+    "\u{0CBE}\u{0CBF}\u{0CC0}\u{0CC1}\u{0CC2}\u{0CC3}\u{0CC4}\0\u{0CC6}\u{0CC7}\u{0CC8}\0\u{0CCA}\u{0CCB}\u{0CCC}\u{0CCD}",
+    "\u{0CD5}abcdefghijklmno",
+    "pqrstuvwxyz\u{0CD6}ೠೡ\u{0CE2}\u{0CE3}",
+]);
+pub static KANNADA_LOCKING: Table = Table::build(KANNADA_LOCKING_CHARS);
+
+/// TS 23.038 A.2.8: Malayalam national language single shift table.
+const MALAYALAM_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*।॥\x1b൦൧൨൩",
+    "൪൫൬൭൮൯൰൱{}൲൳൴൵ൺ\\",
+    "ൻർൽൾൿ\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static MALAYALAM_SINGLE: Table = Table::build(MALAYALAM_SINGLE_CHARS);
+
+/// TS 23.038 A.3.8: Malayalam national language locking shift table.
+const MALAYALAM_LOCKING_CHARS: [u32; 128] = locking([
+    "\0\u{0D02}\u{0D03}അആഇഈഉഊഋ\nഌ\0\rഎഏ",
+    "ഐ\0ഒഓഔകഖഗഘങച\x1bഛജഝഞ",
+    " !ടഠഡഢണത)(ഥദ,ധ.ന",
+    "0123456789:;\0പഫ?",
+    "ബഭമയരറലളഴവശഷസഹ\0ഽ",
+    "\u{0D3E}\u{0D3F}\u{0D40}\u{0D41}\u{0D42}\u{0D43}\u{0D44}\0\u{0D46}\u{0D47}\u{0D48}\0\u{0D4A}\u{0D4B}\u{0D4C}\u{0D4D}",
+    "\u{0D57}abcdefghijklmno",
+    "pqrstuvwxyzൠൡ\u{0D62}\u{0D63}൹",
+]);
+pub static MALAYALAM_LOCKING: Table = Table::build(MALAYALAM_LOCKING_CHARS);
+
+/// TS 23.038 A.2.9: Oriya national language single shift table.
+const ORIYA_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*।॥\x1b୦୧୨୩",
+    "୪୫୬୭୮୯\u{0B5C}\u{0B5D}{}ୟ୰ୱ\0\0\\",
+    "\0\0\0\0\0\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static ORIYA_SINGLE: Table = Table::build(ORIYA_SINGLE_CHARS);
+
+/// TS 23.038 A.3.9: Oriya national language locking shift table.
+const ORIYA_LOCKING_CHARS: [u32; 128] = locking([
+    "\u{0B01}\u{0B02}\u{0B03}ଅଆଇଈଉଊଋ\nଌ\0\r\0ଏ",
+    "ଐ\0\0ଓଔକଖଗଘଙଚ\x1bଛଜଝଞ",
+    " !ଟଠଡଢଣତ)(ଥଦ,ଧ.ନ",
+    "0123456789:;\0ପଫ?",
+    "ବଭମଯର\0ଲଳ\0ଵଶଷସହ\u{0B3C}ଽ",
+    "\u{0B3E}\u{0B3F}\u{0B40}\u{0B41}\u{0B42}\u{0B43}\u{0B44}\0\0\u{0B47}\u{0B48}\0\0\u{0B4B}\u{0B4C}\u{0B4D}",
+    "\u{0B56}abcdefghijklmno",
+    "pqrstuvwxyz\u{0B57}ୠୡ\u{0B62}\u{0B63}",
+]);
+pub static ORIYA_LOCKING: Table = Table::build(ORIYA_LOCKING_CHARS);
+
+/// TS 23.038 A.2.10: Punjabi national language single shift table.
+const PUNJABI_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*।॥\x1b੦੧੨੩",
+    "੪੫੬੭੮੯\u{0A59}\u{0A5A}{}\u{0A5B}ੜ\u{0A5E}\u{0A75}\0\\",
+    "\0\0\0\0\0\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static PUNJABI_SINGLE: Table = Table::build(PUNJABI_SINGLE_CHARS);
+
+/// TS 23.038 A.3.10: Punjabi national language locking shift table.
+const PUNJABI_LOCKING_CHARS: [u32; 128] = locking([
+    "\u{0A01}\u{0A02}\u{0A03}ਅਆਇਈਉਊ\0\n\0\0\r\0ਏ",
+    "ਐ\0\0ਓਔਕਖਗਘਙਚ\x1bਛਜਝਞ",
+    " !ਟਠਡਢਣਤ)(ਥਦ,ਧ.ਨ",
+    "0123456789:;\0ਪਫ?",
+    "ਬਭਮਯਰ\0ਲ\u{0A33}\0ਵ\u{0A36}\0ਸਹ\u{0A3C}\0",
+    "\u{0A3E}\u{0A3F}\u{0A40}\u{0A41}\u{0A42}\0\0\0\0\u{0A47}\u{0A48}\0\0\u{0A4B}\u{0A4C}\u{0A4D}",
+    "\u{0A51}abcdefghijklmno",
+    "pqrstuvwxyz\u{0A70}\u{0A71}ੲੳੴ",
+]);
+pub static PUNJABI_LOCKING: Table = Table::build(PUNJABI_LOCKING_CHARS);
+
+/// TS 23.038 A.2.11: Tamil national language single shift table.
+const TAMIL_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*।॥\x1b௦௧௨௩",
+    "௪௫௬௭௮௯௳௴{}௵௶௷௸௺\\",
+    "\0\0\0\0\0\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static TAMIL_SINGLE: Table = Table::build(TAMIL_SINGLE_CHARS);
+
+/// TS 23.038 A.3.11: Tamil national language locking shift table.
+const TAMIL_LOCKING_CHARS: [u32; 128] = locking([
+    "\0\u{0B82}ஃஅஆஇஈஉஊ\0\n\0\0\rஎஏ",
+    "ஐ\0ஒஓஔக\0\0\0ஙச\x1b\0ஜ\0ஞ",
+    " !ட\0\0\0ணத)(\0\0,\0.ந",
+    "0123456789:;னப\0?",
+    "\0\0மயரறலளழவஶஷஸஹ\0\0",
+    "\u{0BBE}\u{0BBF}\u{0BC0}\u{0BC1}\u{0BC2}\0\0\0\u{0BC6}\u{0BC7}\u{0BC8}\0\u{0BCA}\u{0BCB}\u{0BCC}\u{0BCD}",
+    "ௐabcdefghijklmno",
+    "pqrstuvwxyz\u{0BD7}௰௱௲௹",
+]);
+pub static TAMIL_LOCKING: Table = Table::build(TAMIL_LOCKING_CHARS);
+
+/// TS 23.038 A.2.12: Telugu national language single shift table. It has
+/// no danda at 0x19/0x1A, but € at 0x65 like every other single shift table.
+const TELUGU_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*\0\0\x1b౦౧౨౩",
+    "౪౫౬౭౮౯ౘౙ{}౸౹౺౻౼\\",
+    "౽౾౿\0\0\0\0\0\0\0\0\0[~]\0",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static TELUGU_SINGLE: Table = Table::build(TELUGU_SINGLE_CHARS);
+
+/// TS 23.038 A.3.12: Telugu national language locking shift table.
+const TELUGU_LOCKING_CHARS: [u32; 128] = locking([
+    "\u{0C01}\u{0C02}\u{0C03}అఆఇఈఉఊఋ\nఌ\0\rఎఏ",
+    "ఐ\0ఒఓఔకఖగఘఙచ\x1bఛజఝఞ",
+    " !టఠడఢణత)(థద,ధ.న",
+    "0123456789:;\0పఫ?",
+    "బభమయరఱలళ\0వశషసహ\0ఽ",
+    "\u{0C3E}\u{0C3F}\u{0C40}\u{0C41}\u{0C42}\u{0C43}\u{0C44}\0\u{0C46}\u{0C47}\u{0C48}\0\u{0C4A}\u{0C4B}\u{0C4C}\u{0C4D}",
+    "\u{0C55}abcdefghijklmno",
+    "pqrstuvwxyz\u{0C56}ౠౡ\u{0C62}\u{0C63}",
+]);
+pub static TELUGU_LOCKING: Table = Table::build(TELUGU_LOCKING_CHARS);
+
+/// TS 23.038 A.2.13: Urdu national language single shift table.
+const URDU_SINGLE_CHARS: [u32; 128] = single_rows([
+    "@£$¥¿\"¤%&'\x0c*+\0-/",
+    "<=>¡^¡_#*؀؁\x1b۰۱۲۳",
+    "۴۵۶۷۸۹،؍{}؎؏\u{0610}\u{0611}\u{0612}\\",
+    "\u{0613}\u{0614}؛؟ـ\u{0652}\u{0658}٫٬ٲٳۍ[~]۔",
+    "|ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZ\0\0\0\0\0",
+    "\0\0\0\0\0€\0\0\0\0\0\0\0\0\0\0",
+    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+]);
+pub static URDU_SINGLE: Table = Table::build(URDU_SINGLE_CHARS);
+
+/// TS 23.038 A.3.13: Urdu national language locking shift table.
+const URDU_LOCKING_CHARS: [u32; 128] = locking([
+    "اآبٻڀپڦتۂٿ\nٹٽ\rٺټ",
+    "ثجځڄڃڅچڇحخد\x1bڌڈډڊ",
+    " !ڏڍذرڑړ)(ڙز,ږ.ژ",
+    "0123456789:;ښسش?",
+    "صضطظعفقکڪګگڳڱلمن",
+    "ںڻڼوۄەہھءیېے\u{064D}\u{0650}\u{064F}\u{0657}",
+    "\u{0654}abcdefghijklmno",
+    "pqrstuvwxyz\u{0655}\u{0651}\u{0653}\u{0656}\u{0670}",
+]);
+pub static URDU_LOCKING: Table = Table::build(URDU_LOCKING_CHARS);
+
 /// The locking shift table for a national language identifier, if shipped.
 pub fn locking_table(lang: u8) -> Option<&'static Table> {
     match lang {
         0 => Some(&DEFAULT),
         LANG_TURKISH => Some(&TURKISH_LOCKING),
         LANG_PORTUGUESE => Some(&PORTUGUESE_LOCKING),
+        LANG_BENGALI => Some(&BENGALI_LOCKING),
+        LANG_GUJARATI => Some(&GUJARATI_LOCKING),
+        LANG_HINDI => Some(&HINDI_LOCKING),
+        LANG_KANNADA => Some(&KANNADA_LOCKING),
+        LANG_MALAYALAM => Some(&MALAYALAM_LOCKING),
+        LANG_ORIYA => Some(&ORIYA_LOCKING),
+        LANG_PUNJABI => Some(&PUNJABI_LOCKING),
+        LANG_TAMIL => Some(&TAMIL_LOCKING),
+        LANG_TELUGU => Some(&TELUGU_LOCKING),
+        LANG_URDU => Some(&URDU_LOCKING),
         _ => None,
     }
 }
@@ -321,6 +624,16 @@ pub fn single_table(lang: u8) -> Option<&'static Table> {
         LANG_TURKISH => Some(&TURKISH_SINGLE),
         LANG_SPANISH => Some(&SPANISH_SINGLE),
         LANG_PORTUGUESE => Some(&PORTUGUESE_SINGLE),
+        LANG_BENGALI => Some(&BENGALI_SINGLE),
+        LANG_GUJARATI => Some(&GUJARATI_SINGLE),
+        LANG_HINDI => Some(&HINDI_SINGLE),
+        LANG_KANNADA => Some(&KANNADA_SINGLE),
+        LANG_MALAYALAM => Some(&MALAYALAM_SINGLE),
+        LANG_ORIYA => Some(&ORIYA_SINGLE),
+        LANG_PUNJABI => Some(&PUNJABI_SINGLE),
+        LANG_TAMIL => Some(&TAMIL_SINGLE),
+        LANG_TELUGU => Some(&TELUGU_SINGLE),
+        LANG_URDU => Some(&URDU_SINGLE),
         _ => None,
     }
 }
@@ -353,25 +666,48 @@ const fn latin_map(locking: &[u32; 128], single: &[u32; 128]) -> LatinMap {
     m
 }
 
-const LOCKINGS: [&[u32; 128]; 3] = [
-    &DEFAULT_CHARS,
-    &TURKISH_LOCKING_CHARS,
-    &PORTUGUESE_LOCKING_CHARS,
+/// Locking shift tables in LATIN_MAPS order, with their language ids
+/// (Spanish has none: A.3.2 is reserved).
+const LOCKINGS: [(u8, &[u32; 128]); 13] = [
+    (0, &DEFAULT_CHARS),
+    (LANG_TURKISH, &TURKISH_LOCKING_CHARS),
+    (LANG_PORTUGUESE, &PORTUGUESE_LOCKING_CHARS),
+    (LANG_BENGALI, &BENGALI_LOCKING_CHARS),
+    (LANG_GUJARATI, &GUJARATI_LOCKING_CHARS),
+    (LANG_HINDI, &HINDI_LOCKING_CHARS),
+    (LANG_KANNADA, &KANNADA_LOCKING_CHARS),
+    (LANG_MALAYALAM, &MALAYALAM_LOCKING_CHARS),
+    (LANG_ORIYA, &ORIYA_LOCKING_CHARS),
+    (LANG_PUNJABI, &PUNJABI_LOCKING_CHARS),
+    (LANG_TAMIL, &TAMIL_LOCKING_CHARS),
+    (LANG_TELUGU, &TELUGU_LOCKING_CHARS),
+    (LANG_URDU, &URDU_LOCKING_CHARS),
 ];
-const SINGLES: [&[u32; 128]; 4] = [
-    &DEFAULT_EXT_CHARS,
-    &TURKISH_SINGLE_CHARS,
-    &SPANISH_SINGLE_CHARS,
-    &PORTUGUESE_SINGLE_CHARS,
+/// Single shift tables in LATIN_MAPS order, with their language ids.
+const SINGLES: [(u8, &[u32; 128]); 14] = [
+    (0, &DEFAULT_EXT_CHARS),
+    (LANG_TURKISH, &TURKISH_SINGLE_CHARS),
+    (LANG_SPANISH, &SPANISH_SINGLE_CHARS),
+    (LANG_PORTUGUESE, &PORTUGUESE_SINGLE_CHARS),
+    (LANG_BENGALI, &BENGALI_SINGLE_CHARS),
+    (LANG_GUJARATI, &GUJARATI_SINGLE_CHARS),
+    (LANG_HINDI, &HINDI_SINGLE_CHARS),
+    (LANG_KANNADA, &KANNADA_SINGLE_CHARS),
+    (LANG_MALAYALAM, &MALAYALAM_SINGLE_CHARS),
+    (LANG_ORIYA, &ORIYA_SINGLE_CHARS),
+    (LANG_PUNJABI, &PUNJABI_SINGLE_CHARS),
+    (LANG_TAMIL, &TAMIL_SINGLE_CHARS),
+    (LANG_TELUGU, &TELUGU_SINGLE_CHARS),
+    (LANG_URDU, &URDU_SINGLE_CHARS),
 ];
 
-const fn all_latin_maps() -> [[LatinMap; 4]; 3] {
-    let mut out = [[[MISSING; 256]; 4]; 3];
+const fn all_latin_maps() -> [[LatinMap; SINGLES.len()]; LOCKINGS.len()] {
+    let mut out = [[[MISSING; 256]; SINGLES.len()]; LOCKINGS.len()];
     let mut l = 0;
-    while l < 3 {
+    while l < LOCKINGS.len() {
         let mut s = 0;
-        while s < 4 {
-            out[l][s] = latin_map(LOCKINGS[l], SINGLES[s]);
+        while s < SINGLES.len() {
+            out[l][s] = latin_map(LOCKINGS[l].1, SINGLES[s].1);
             s += 1;
         }
         l += 1;
@@ -379,28 +715,54 @@ const fn all_latin_maps() -> [[LatinMap; 4]; 3] {
     out
 }
 
-/// Every shipped (locking, single) pair, indexed as in LOCKINGS / SINGLES.
-static LATIN_MAPS: [[LatinMap; 4]; 3] = all_latin_maps();
+/// Every shipped (locking, single) pair, indexed as in LOCKINGS / SINGLES
+/// (13 x 14 x 512 bytes: any pair may arrive in a UDH, and a lookup must stay
+/// one array index).
+static LATIN_MAPS: [[LatinMap; SINGLES.len()]; LOCKINGS.len()] = all_latin_maps();
 
 fn latin_index(locking_lang: u8, single_lang: u8) -> Option<(usize, usize)> {
-    let l = match locking_lang {
-        0 => 0,
-        LANG_TURKISH => 1,
-        LANG_PORTUGUESE => 2,
-        _ => return None,
-    };
-    let s = match single_lang {
-        0 => 0,
-        LANG_TURKISH => 1,
-        LANG_SPANISH => 2,
-        LANG_PORTUGUESE => 3,
-        _ => return None,
-    };
+    let l = LOCKINGS.iter().position(|(id, _)| *id == locking_lang)?;
+    let s = SINGLES.iter().position(|(id, _)| *id == single_lang)?;
     Some((l, s))
 }
 
 /// Language identifiers for which this build has at least one table.
-pub const SUPPORTED_LANGUAGES: &[u8] = &[LANG_TURKISH, LANG_SPANISH, LANG_PORTUGUESE];
+pub const SUPPORTED_LANGUAGES: &[u8] = &[
+    LANG_TURKISH,
+    LANG_SPANISH,
+    LANG_PORTUGUESE,
+    LANG_BENGALI,
+    LANG_GUJARATI,
+    LANG_HINDI,
+    LANG_KANNADA,
+    LANG_MALAYALAM,
+    LANG_ORIYA,
+    LANG_PUNJABI,
+    LANG_TAMIL,
+    LANG_TELUGU,
+    LANG_URDU,
+];
+
+/// The English name of a national language identifier (TS 23.038
+/// 6.2.1.2.4), for messages.
+pub fn language_name(lang: u8) -> Option<&'static str> {
+    Some(match lang {
+        LANG_TURKISH => "Turkish",
+        LANG_SPANISH => "Spanish",
+        LANG_PORTUGUESE => "Portuguese",
+        LANG_BENGALI => "Bengali",
+        LANG_GUJARATI => "Gujarati",
+        LANG_HINDI => "Hindi",
+        LANG_KANNADA => "Kannada",
+        LANG_MALAYALAM => "Malayalam",
+        LANG_ORIYA => "Oriya",
+        LANG_PUNJABI => "Punjabi",
+        LANG_TAMIL => "Tamil",
+        LANG_TELUGU => "Telugu",
+        LANG_URDU => "Urdu",
+        _ => return None,
+    })
+}
 
 /// A character's encoding in an alphabet: one septet, or ESC + septet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -587,7 +949,8 @@ impl Alphabet {
                 i += 2;
                 continue;
             }
-            // Every locking position but ESC is assigned.
+            // Positions the Indian tables leave empty have no character; like
+            // the reserved ESC ESC they show as a space.
             out.push(self.locking.char_at(s).unwrap_or(' '));
             i += 1;
         }
@@ -723,29 +1086,43 @@ mod tests {
         }
     }
 
+    /// Every (language id, locking table, single table) this build ships.
+    fn all_tables() -> Vec<(u8, Option<&'static Table>, &'static Table)> {
+        std::iter::once(0)
+            .chain(SUPPORTED_LANGUAGES.iter().copied())
+            .map(|l| (l, locking_table(l), single_table(l).unwrap()))
+            .collect()
+    }
+
     #[test]
     fn national_tables_are_bijective() {
-        for t in [&DEFAULT, &TURKISH_LOCKING, &PORTUGUESE_LOCKING] {
-            let mut n = 0;
-            for s in 0..128u8 {
-                if let Some(c) = t.char_at(s) {
-                    assert_eq!(t.septet(c), Some(s));
-                    n += 1;
+        for (lang, locking, single) in all_tables() {
+            if let Some(t) = locking {
+                // A locking table maps each character to one septet.
+                for s in 0..128u8 {
+                    if let Some(c) = t.char_at(s) {
+                        assert_eq!(t.septet(c), Some(s), "lang {lang} septet {s:#04x}");
+                    }
                 }
             }
-            assert_eq!(n, 127);
+            // The Indian single shift tables print ¡ and * twice (A.2.4-A.2.13,
+            // 0x13/0x15 and 0x0B/0x18): the encoder uses the first, both decode.
+            for s in 0..128u8 {
+                if let Some(c) = single.char_at(s) {
+                    let first = single.septet(c).unwrap();
+                    assert!(first <= s, "lang {lang} septet {s:#04x}");
+                    assert_eq!(single.char_at(first), Some(c));
+                }
+            }
         }
         for t in [
-            &DEFAULT_EXT,
-            &TURKISH_SINGLE,
-            &SPANISH_SINGLE,
-            &PORTUGUESE_SINGLE,
+            &DEFAULT,
+            &TURKISH_LOCKING,
+            &PORTUGUESE_LOCKING,
+            &HINDI_LOCKING,
+            &URDU_LOCKING,
         ] {
-            for s in 0..128u8 {
-                if let Some(c) = t.char_at(s) {
-                    assert_eq!(t.septet(c), Some(s));
-                }
-            }
+            assert_eq!((0..128u8).filter(|s| t.char_at(*s).is_some()).count(), 127);
         }
         assert_eq!(TURKISH_LOCKING.septet('ş'), Some(0x1D));
         assert_eq!(PORTUGUESE_LOCKING.septet('∞'), Some(0x15));
@@ -753,9 +1130,61 @@ mod tests {
     }
 
     #[test]
+    fn indian_tables_share_their_layout() {
+        // A.3.4-A.3.13 keep LF, CR, space, digits, a-z and ! ) ( , . : ; ? at
+        // fixed positions; A.2.4-A.2.13 keep the default extension table's
+        // characters, @ £ $ and A-Z.
+        let fixed = "\n\r !)(,.0123456789:;?abcdefghijklmnopqrstuvwxyz";
+        for lang in LANG_BENGALI..=LANG_URDU {
+            let l = locking_table(lang).unwrap();
+            for c in fixed.chars() {
+                assert_eq!(
+                    l.septet(c),
+                    DEFAULT.septet(c).map(|s| match s {
+                        0x28 => 0x29,
+                        0x29 => 0x28,
+                        s => s,
+                    }),
+                    "lang {lang} {c:?}"
+                );
+            }
+            let s = single_table(lang).unwrap();
+            for c in "\x0c^{}\\[~]|@£$ABCDEFGHIJKLMNOPQRSTUVWXYZ".chars() {
+                assert!(s.septet(c).is_some(), "lang {lang} {c:?}");
+            }
+            assert_eq!(s.septet('A'), Some(0x41));
+            assert_eq!(s.char_at(ESC), None);
+        }
+    }
+
+    #[test]
+    fn indian_positions() {
+        assert_eq!(HINDI_LOCKING.septet('क'), Some(0x15));
+        assert_eq!(HINDI_LOCKING.septet('\u{094D}'), Some(0x5F));
+        assert_eq!(HINDI_LOCKING.septet('ॐ'), Some(0x60));
+        assert_eq!(HINDI_SINGLE.septet('।'), Some(0x19));
+        assert_eq!(HINDI_SINGLE.septet('०'), Some(0x1C));
+        assert_eq!(BENGALI_LOCKING.char_at(0x0C), None);
+        assert_eq!(BENGALI_SINGLE.septet('০'), Some(0x19));
+        assert_eq!(BENGALI_SINGLE.septet('২'), Some(0x1C));
+        assert_eq!(KANNADA_LOCKING.septet('ಡ'), Some(0x24));
+        assert_eq!(KANNADA_LOCKING.septet('ಪ'), Some(0x3D));
+        assert_eq!(KANNADA_LOCKING.char_at(0x00), None);
+        assert_eq!(PUNJABI_LOCKING.char_at(0x60), Some('\u{0A51}'));
+        assert_eq!(PUNJABI_LOCKING.char_at(0x7F), Some('ੴ'));
+        assert_eq!(TAMIL_LOCKING.septet('ஃ'), Some(0x02));
+        assert_eq!(TELUGU_SINGLE.septet('€'), Some(0x65));
+        assert_eq!(TELUGU_SINGLE.char_at(0x19), None);
+        assert_eq!(URDU_LOCKING.septet('ا'), Some(0x00));
+        assert_eq!(URDU_SINGLE.septet('۔'), Some(0x3F));
+        assert_eq!(language_name(LANG_URDU), Some("Urdu"));
+        assert_eq!(language_name(14), None);
+    }
+
+    #[test]
     fn latin_maps_agree_with_tables() {
-        for l in [0, LANG_TURKISH, LANG_PORTUGUESE] {
-            for s in [0, LANG_TURKISH, LANG_SPANISH, LANG_PORTUGUESE] {
+        for &(l, _) in LOCKINGS.iter() {
+            for &(s, _) in SINGLES.iter() {
                 let a = Alphabet::new(l, s).unwrap();
                 for cp in 0..256u32 {
                     let c = char::from_u32(cp).unwrap();
@@ -768,6 +1197,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn indian_round_trip_and_empty_positions() {
+        let hi = Alphabet::new(LANG_HINDI, LANG_HINDI).unwrap();
+        let text = "नमस्ते, दुनिया! ₹ नहीं: A@1";
+        assert!(hi.encode(text).is_err()); // ₹ is in no table
+        let text = "नमस्ते, दुनिया! A@1।";
+        let septets = hi.encode(text).unwrap();
+        assert_eq!(hi.decode(&septets).unwrap(), text);
+        assert_eq!(septets[0], 0x2F);
+        let bn = Alphabet::new(LANG_BENGALI, LANG_BENGALI).unwrap();
+        // An empty locking position, and ESC + an empty single shift position
+        // over an empty locking position, both show a space.
+        assert_eq!(bn.decode(&[0x0C, ESC, 0x5B]).unwrap(), "  ");
+        // ESC + an empty single shift position shows the locking character.
+        assert_eq!(bn.decode(&[ESC, 0x61]).unwrap(), "a");
     }
 
     #[test]

@@ -149,7 +149,11 @@ fn err(field: &'static str, message: impl Into<String>) -> CodecError {
 }
 
 fn short_body(field: &'static str) -> CodecError {
-    CodecError::new(ESME_RINVCMDLEN, field, format!("PDU body ends before {field}"))
+    CodecError::new(
+        ESME_RINVCMDLEN,
+        field,
+        format!("PDU body ends before {field}"),
+    )
 }
 
 /// Checked cursor over a PDU body: every read is bounds-checked and a short
@@ -179,7 +183,10 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u32(&mut self, field: &'static str) -> Result<u32> {
-        let (head, rest) = self.buf.split_first_chunk::<4>().ok_or_else(|| short_body(field))?;
+        let (head, rest) = self
+            .buf
+            .split_first_chunk::<4>()
+            .ok_or_else(|| short_body(field))?;
         self.buf = rest;
         Ok(u32::from_be_bytes(*head))
     }
@@ -205,14 +212,21 @@ impl<'a> Reader<'a> {
             return Ok(s);
         }
         if self.buf.len() >= max {
-            return Err(err(field, format!("{field} longer than {} octets", max - 1)));
+            return Err(err(
+                field,
+                format!("{field} longer than {} octets", max - 1),
+            ));
         }
         if tail && !self.buf.is_empty() {
             let s = self.buf;
             self.buf = &[];
             return Ok(s);
         }
-        Err(CodecError::new(ESME_RINVCMDLEN, field, format!("PDU body ends inside {field} (no NUL)")))
+        Err(CodecError::new(
+            ESME_RINVCMDLEN,
+            field,
+            format!("PDU body ends inside {field} (no NUL)"),
+        ))
     }
 }
 
@@ -313,8 +327,9 @@ impl Field for u8 {
     }
     fn put(v: FieldValue, name: &'static str) -> std::result::Result<Self, SetError> {
         match v {
-            FieldValue::Int(i) => u8::try_from(i)
-                .map_err(|_| SetError::Value(err(name, format!("{name} must be 0..=255, got {i}")))),
+            FieldValue::Int(i) => u8::try_from(i).map_err(|_| {
+                SetError::Value(err(name, format!("{name} must be 0..=255, got {i}")))
+            }),
             _ => Err(SetError::Type("int")),
         }
     }
@@ -332,7 +347,13 @@ fn check_cstr(s: &[u8], max: usize, name: &'static str) -> Result<()> {
 
 fn check_time(s: &[u8], name: &'static str) -> Result<()> {
     if !s.is_empty() && s.len() != TIME_LEN {
-        return Err(err(name, format!("{name} must be empty or {TIME_LEN} characters, got {}", s.len())));
+        return Err(err(
+            name,
+            format!(
+                "{name} must be empty or {TIME_LEN} characters, got {}",
+                s.len()
+            ),
+        ));
     }
     check_cstr(s, TIME_LEN + 1, name)
 }
@@ -354,7 +375,11 @@ impl Field for Vec<u8> {
                     return Err(err(name, format!("sm_length {n} over {SHORT_MESSAGE_MAX}")));
                 }
                 let s = r.take(n, name).map_err(|_| {
-                    CodecError::new(ESME_RINVMSGLEN, name, format!("sm_length {n} runs past the PDU"))
+                    CodecError::new(
+                        ESME_RINVMSGLEN,
+                        name,
+                        format!("sm_length {n} runs past the PDU"),
+                    )
                 })?;
                 Ok(s.to_vec())
             }
@@ -367,7 +392,10 @@ impl Field for Vec<u8> {
             FieldKind::Time => check_time(self, name),
             FieldKind::ShortMessage if self.len() > SHORT_MESSAGE_MAX => Err(err(
                 name,
-                format!("short_message is {} octets, over {SHORT_MESSAGE_MAX}: use message_payload", self.len()),
+                format!(
+                    "short_message is {} octets, over {SHORT_MESSAGE_MAX}: use message_payload",
+                    self.len()
+                ),
             )),
             _ => Ok(()),
         }
@@ -403,14 +431,21 @@ impl Field for Vec<u8> {
 fn unreachable_kind<T>(kind: FieldKind) -> Result<T> {
     // Only reachable through a wrong table entry in this file; report it as
     // a system error rather than panicking on a peer's input.
-    Err(CodecError::new(ESME_RSYSERR, "body", format!("internal: field kind {kind:?} on wrong type")))
+    Err(CodecError::new(
+        ESME_RSYSERR,
+        "body",
+        format!("internal: field kind {kind:?} on wrong type"),
+    ))
 }
 
 impl Field for Vec<DestAddress> {
     fn read(r: &mut Reader<'_>, _: FieldKind, name: &'static str) -> Result<Self> {
         let n = usize::from(r.u8("number_of_dests")?);
         if n == 0 || n > DESTS_MAX {
-            return Err(err(name, format!("number_of_dests must be 1..={DESTS_MAX}, got {n}")));
+            return Err(err(
+                name,
+                format!("number_of_dests must be 1..={DESTS_MAX}, got {n}"),
+            ));
         }
         let mut v = Vec::with_capacity(n);
         for _ in 0..n {
@@ -421,17 +456,28 @@ impl Field for Vec<DestAddress> {
                     let addr = r.cstr(SM_ADDR_MAX, "destination_addr", false)?.to_vec();
                     v.push(DestAddress::Sme { ton, npi, addr });
                 }
-                DEST_FLAG_DL => {
-                    v.push(DestAddress::DistributionList(r.cstr(DL_NAME_MAX, "dl_name", false)?.to_vec()))
+                DEST_FLAG_DL => v.push(DestAddress::DistributionList(
+                    r.cstr(DL_NAME_MAX, "dl_name", false)?.to_vec(),
+                )),
+                f => {
+                    return Err(err(
+                        "dest_flag",
+                        format!("dest_flag must be 1 or 2, got {f}"),
+                    ))
                 }
-                f => return Err(err("dest_flag", format!("dest_flag must be 1 or 2, got {f}"))),
             }
         }
         Ok(v)
     }
     fn check(&self, _: FieldKind, name: &'static str) -> Result<()> {
         if self.is_empty() || self.len() > DESTS_MAX {
-            return Err(err(name, format!("submit_multi needs 1..={DESTS_MAX} destinations, got {}", self.len())));
+            return Err(err(
+                name,
+                format!(
+                    "submit_multi needs 1..={DESTS_MAX} destinations, got {}",
+                    self.len()
+                ),
+            ));
         }
         for d in self {
             match d {
@@ -472,7 +518,9 @@ impl Field for Vec<DestAddress> {
     fn put(v: FieldValue, _: &'static str) -> std::result::Result<Self, SetError> {
         match v {
             FieldValue::Dests(d) => Ok(d),
-            _ => Err(SetError::Type("list of (ton, npi, addr) tuples or distribution list names")),
+            _ => Err(SetError::Type(
+                "list of (ton, npi, addr) tuples or distribution list names",
+            )),
         }
     }
 }
@@ -486,15 +534,27 @@ impl Field for Vec<UnsuccessSme> {
             let npi = r.u8("dest_addr_npi")?;
             let addr = r.cstr(SM_ADDR_MAX, "destination_addr", false)?.to_vec();
             let error_status_code = r.u32("error_status_code")?;
-            v.push(UnsuccessSme { ton, npi, addr, error_status_code });
+            v.push(UnsuccessSme {
+                ton,
+                npi,
+                addr,
+                error_status_code,
+            });
         }
         Ok(v)
     }
     fn check(&self, _: FieldKind, name: &'static str) -> Result<()> {
         if self.len() > UNSUCCESS_MAX {
-            return Err(err(name, format!("at most {UNSUCCESS_MAX} unsuccessful destinations, got {}", self.len())));
+            return Err(err(
+                name,
+                format!(
+                    "at most {UNSUCCESS_MAX} unsuccessful destinations, got {}",
+                    self.len()
+                ),
+            ));
         }
-        self.iter().try_for_each(|u| check_cstr(&u.addr, SM_ADDR_MAX, "destination_addr"))
+        self.iter()
+            .try_for_each(|u| check_cstr(&u.addr, SM_ADDR_MAX, "destination_addr"))
     }
     fn write(&self, _: FieldKind, out: &mut Vec<u8>) {
         out.push(self.len() as u8);
@@ -514,7 +574,9 @@ impl Field for Vec<UnsuccessSme> {
     fn put(v: FieldValue, _: &'static str) -> std::result::Result<Self, SetError> {
         match v {
             FieldValue::Unsuccess(u) => Ok(u),
-            _ => Err(SetError::Type("list of (ton, npi, addr, error_status_code) tuples")),
+            _ => Err(SetError::Type(
+                "list of (ton, npi, addr, error_status_code) tuples",
+            )),
         }
     }
 }
@@ -927,8 +989,8 @@ impl Body {
     /// The empty (all defaults) body for a command; None for an unknown id.
     pub fn for_command(command_id: u32) -> Option<Body> {
         Some(match command_id {
-            GENERIC_NACK | UNBIND | UNBIND_RESP | ENQUIRE_LINK | ENQUIRE_LINK_RESP | CANCEL_SM_RESP
-            | REPLACE_SM_RESP => Body::Empty,
+            GENERIC_NACK | UNBIND | UNBIND_RESP | ENQUIRE_LINK | ENQUIRE_LINK_RESP
+            | CANCEL_SM_RESP | REPLACE_SM_RESP => Body::Empty,
             BIND_RECEIVER | BIND_TRANSMITTER | BIND_TRANSCEIVER => Body::Bind(Box::default()),
             BIND_RECEIVER_RESP | BIND_TRANSMITTER_RESP | BIND_TRANSCEIVER_RESP => {
                 Body::BindResp(Box::default())
@@ -960,7 +1022,10 @@ impl Body {
     }
 
     pub fn kind(&self, name: &str) -> Option<FieldKind> {
-        self.fields().iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+        self.fields()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
     }
 
     pub fn get(&self, name: &str) -> Option<FieldRef<'_>> {
@@ -997,22 +1062,30 @@ impl Body {
 
     fn read(command_id: u32, r: &mut Reader<'_>) -> Result<Body> {
         Ok(match command_id {
-            GENERIC_NACK | UNBIND | UNBIND_RESP | ENQUIRE_LINK | ENQUIRE_LINK_RESP | CANCEL_SM_RESP
-            | REPLACE_SM_RESP => {
+            GENERIC_NACK | UNBIND | UNBIND_RESP | ENQUIRE_LINK | ENQUIRE_LINK_RESP
+            | CANCEL_SM_RESP | REPLACE_SM_RESP => {
                 if !r.is_empty() {
                     return Err(CodecError::new(
                         ESME_RINVCMDLEN,
                         "body",
-                        format!("{} has no body, got {} octets", command_name(command_id).unwrap_or("?"), r.rest().len()),
+                        format!(
+                            "{} has no body, got {} octets",
+                            command_name(command_id).unwrap_or("?"),
+                            r.rest().len()
+                        ),
                     ));
                 }
                 Body::Empty
             }
             BIND_RECEIVER | BIND_TRANSMITTER | BIND_TRANSCEIVER => Body::Bind(Bind::read(r)?),
-            BIND_RECEIVER_RESP | BIND_TRANSMITTER_RESP | BIND_TRANSCEIVER_RESP => Body::BindResp(BindResp::read(r)?),
+            BIND_RECEIVER_RESP | BIND_TRANSMITTER_RESP | BIND_TRANSCEIVER_RESP => {
+                Body::BindResp(BindResp::read(r)?)
+            }
             OUTBIND => Body::Outbind(Outbind::read(r)?),
             SUBMIT_SM | DELIVER_SM => Body::Sm(Sm::read(r)?),
-            SUBMIT_SM_RESP | DELIVER_SM_RESP | DATA_SM_RESP => Body::MessageIdResp(MessageIdResp::read(r)?),
+            SUBMIT_SM_RESP | DELIVER_SM_RESP | DATA_SM_RESP => {
+                Body::MessageIdResp(MessageIdResp::read(r)?)
+            }
             SUBMIT_MULTI => Body::SubmitMulti(SubmitMulti::read(r)?),
             SUBMIT_MULTI_RESP => Body::SubmitMultiResp(SubmitMultiResp::read(r)?),
             DATA_SM => Body::DataSm(DataSm::read(r)?),
@@ -1055,7 +1128,11 @@ impl Body {
 }
 
 fn unknown_command(command_id: u32) -> CodecError {
-    CodecError::new(ESME_RINVCMDID, "command_id", format!("unknown command_id 0x{command_id:08X}"))
+    CodecError::new(
+        ESME_RINVCMDID,
+        "command_id",
+        format!("unknown command_id 0x{command_id:08X}"),
+    )
 }
 
 /// The four header fields (spec 3.2).
@@ -1072,7 +1149,12 @@ impl Header {
     pub fn parse(data: &[u8]) -> Option<Header> {
         let h = data.first_chunk::<HEADER_LEN>()?;
         let word = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        Some(Header { command_length: word(0), command_id: word(4), command_status: word(8), sequence_number: word(12) })
+        Some(Header {
+            command_length: word(0),
+            command_id: word(4),
+            command_status: word(8),
+            sequence_number: word(12),
+        })
     }
 }
 
@@ -1089,11 +1171,21 @@ impl Pdu {
     /// A PDU of the given command with an all-defaults body.
     pub fn new(command_id: u32, sequence_number: u32) -> Result<Pdu> {
         let body = Body::for_command(command_id).ok_or_else(|| unknown_command(command_id))?;
-        Ok(Pdu { command_id, command_status: ESME_ROK, sequence_number, body })
+        Ok(Pdu {
+            command_id,
+            command_status: ESME_ROK,
+            sequence_number,
+            body,
+        })
     }
 
     pub fn generic_nack(sequence_number: u32, command_status: u32) -> Pdu {
-        Pdu { command_id: GENERIC_NACK, command_status, sequence_number, body: Body::Empty }
+        Pdu {
+            command_id: GENERIC_NACK,
+            command_status,
+            sequence_number,
+            body: Body::Empty,
+        }
     }
 
     pub fn command_name(&self) -> Option<&'static str> {
@@ -1109,7 +1201,11 @@ impl Pdu {
         if !self.body.fits(self.command_id) {
             return Err(match command_name(self.command_id) {
                 None => unknown_command(self.command_id),
-                Some(n) => CodecError::new(ESME_RSYSERR, "body", format!("body layout does not fit {n}")),
+                Some(n) => CodecError::new(
+                    ESME_RSYSERR,
+                    "body",
+                    format!("body layout does not fit {n}"),
+                ),
             });
         }
         self.body.check()
@@ -1124,7 +1220,12 @@ impl Pdu {
     }
 
     pub fn encoded_len(&self) -> usize {
-        HEADER_LEN + if self.omits_body() { 0 } else { self.body.wire_len() }
+        HEADER_LEN
+            + if self.omits_body() {
+                0
+            } else {
+                self.body.wire_len()
+            }
     }
 }
 
@@ -1135,14 +1236,21 @@ pub fn decode(data: &[u8]) -> Result<Pdu> {
         return Err(CodecError::new(
             ESME_RINVCMDLEN,
             "command_length",
-            format!("{} octets cannot hold a {HEADER_LEN}-octet header", data.len()),
+            format!(
+                "{} octets cannot hold a {HEADER_LEN}-octet header",
+                data.len()
+            ),
         ));
     };
     if usize::try_from(h.command_length).ok() != Some(data.len()) {
         return Err(CodecError::new(
             ESME_RINVCMDLEN,
             "command_length",
-            format!("command_length {} but {} octets given", h.command_length, data.len()),
+            format!(
+                "command_length {} but {} octets given",
+                h.command_length,
+                data.len()
+            ),
         ));
     }
     decode_body(&h, &data[HEADER_LEN..])
@@ -1160,15 +1268,25 @@ pub fn decode_body(h: &Header, body: &[u8]) -> Result<Pdu> {
         b.check_payload()?;
         b
     };
-    Ok(Pdu { command_id: h.command_id, command_status: h.command_status, sequence_number: h.sequence_number, body })
+    Ok(Pdu {
+        command_id: h.command_id,
+        command_status: h.command_status,
+        sequence_number: h.sequence_number,
+        body,
+    })
 }
 
 /// Appends the encoded PDU to `out`. On error nothing is appended.
 pub fn encode_into(pdu: &Pdu, out: &mut Vec<u8>) -> Result<()> {
     pdu.check()?;
     let len = pdu.encoded_len();
-    let command_length = u32::try_from(len)
-        .map_err(|_| CodecError::new(ESME_RINVCMDLEN, "command_length", format!("PDU of {len} octets")))?;
+    let command_length = u32::try_from(len).map_err(|_| {
+        CodecError::new(
+            ESME_RINVCMDLEN,
+            "command_length",
+            format!("PDU of {len} octets"),
+        )
+    })?;
     out.reserve(len);
     out.extend_from_slice(&command_length.to_be_bytes());
     out.extend_from_slice(&pdu.command_id.to_be_bytes());
@@ -1209,13 +1327,21 @@ mod tests {
             data_coding: 8,
             sm_default_msg_id: 0,
             short_message: b"\x05\x00\x03\x2a\x02\x01hi".to_vec(),
-            tlvs: vec![Tlv::from_u16(tlv::SAR_MSG_REF_NUM, 42), Tlv::new(0x1401, b"vendor".to_vec())],
+            tlvs: vec![
+                Tlv::from_u16(tlv::SAR_MSG_REF_NUM, 42),
+                Tlv::new(0x1401, b"vendor".to_vec()),
+            ],
         }
     }
 
     /// One sample of every command, with non-default values in every field.
     fn samples() -> Vec<Pdu> {
-        let p = |command_id, body| Pdu { command_id, command_status: 0, sequence_number: 7, body };
+        let p = |command_id, body| Pdu {
+            command_id,
+            command_status: 0,
+            sequence_number: 7,
+            body,
+        };
         let bind = Bind {
             system_id: b"sysid_15_chars_".to_vec(),
             password: b"secret12".to_vec(),
@@ -1225,25 +1351,52 @@ mod tests {
             addr_npi: 1,
             address_range: b"^44".to_vec(),
         };
-        let bind_resp =
-            BindResp { system_id: b"SMSC".to_vec(), tlvs: vec![Tlv::from_u8(tlv::SC_INTERFACE_VERSION, 0x34)] };
-        let msg_resp = MessageIdResp { message_id: b"0123456789abcdef".to_vec(), tlvs: vec![] };
+        let bind_resp = BindResp {
+            system_id: b"SMSC".to_vec(),
+            tlvs: vec![Tlv::from_u8(tlv::SC_INTERFACE_VERSION, 0x34)],
+        };
+        let msg_resp = MessageIdResp {
+            message_id: b"0123456789abcdef".to_vec(),
+            tlvs: vec![],
+        };
         let mut out = vec![
             p(GENERIC_NACK, Body::Empty),
             p(BIND_RECEIVER, Body::Bind(Box::new(bind.clone()))),
             p(BIND_TRANSMITTER, Body::Bind(Box::new(bind.clone()))),
             p(BIND_TRANSCEIVER, Body::Bind(Box::new(bind))),
-            p(BIND_RECEIVER_RESP, Body::BindResp(Box::new(bind_resp.clone()))),
-            p(BIND_TRANSMITTER_RESP, Body::BindResp(Box::new(bind_resp.clone()))),
+            p(
+                BIND_RECEIVER_RESP,
+                Body::BindResp(Box::new(bind_resp.clone())),
+            ),
+            p(
+                BIND_TRANSMITTER_RESP,
+                Body::BindResp(Box::new(bind_resp.clone())),
+            ),
             p(BIND_TRANSCEIVER_RESP, Body::BindResp(Box::new(bind_resp))),
-            p(OUTBIND, Body::Outbind(Box::new(Outbind { system_id: b"smsc".to_vec(), password: b"pw".to_vec() }))),
+            p(
+                OUTBIND,
+                Body::Outbind(Box::new(Outbind {
+                    system_id: b"smsc".to_vec(),
+                    password: b"pw".to_vec(),
+                })),
+            ),
             p(UNBIND, Body::Empty),
             p(UNBIND_RESP, Body::Empty),
             p(ENQUIRE_LINK, Body::Empty),
             p(ENQUIRE_LINK_RESP, Body::Empty),
             p(SUBMIT_SM, Body::Sm(Box::new(sm()))),
-            p(SUBMIT_SM_RESP, Body::MessageIdResp(Box::new(msg_resp.clone()))),
-            p(DELIVER_SM, Body::Sm(Box::new(Sm { schedule_delivery_time: vec![], validity_period: vec![], ..sm() }))),
+            p(
+                SUBMIT_SM_RESP,
+                Body::MessageIdResp(Box::new(msg_resp.clone())),
+            ),
+            p(
+                DELIVER_SM,
+                Body::Sm(Box::new(Sm {
+                    schedule_delivery_time: vec![],
+                    validity_period: vec![],
+                    ..sm()
+                })),
+            ),
             p(DELIVER_SM_RESP, Body::MessageIdResp(Box::default())),
             p(
                 DATA_SM_RESP,
@@ -1260,7 +1413,11 @@ mod tests {
                     source_addr_npi: 1,
                     source_addr: b"12345".to_vec(),
                     dest_addresses: vec![
-                        DestAddress::Sme { ton: 1, npi: 1, addr: b"447700900001".to_vec() },
+                        DestAddress::Sme {
+                            ton: 1,
+                            npi: 1,
+                            addr: b"447700900001".to_vec(),
+                        },
                         DestAddress::DistributionList(b"friends".to_vec()),
                     ],
                     esm_class: 0,
@@ -1375,10 +1532,16 @@ mod tests {
         let s = samples();
         assert_eq!(COMMANDS.len(), 27);
         for (id, name) in COMMANDS {
-            let pdu = s.iter().find(|p| p.command_id == *id).unwrap_or_else(|| panic!("no sample for {name}"));
+            let pdu = s
+                .iter()
+                .find(|p| p.command_id == *id)
+                .unwrap_or_else(|| panic!("no sample for {name}"));
             let bytes = encode(pdu).unwrap();
             assert_eq!(bytes.len(), pdu.encoded_len());
-            assert_eq!(u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize, bytes.len());
+            assert_eq!(
+                u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize,
+                bytes.len()
+            );
             assert_eq!(&decode(&bytes).unwrap(), pdu, "{name}");
         }
     }
@@ -1407,7 +1570,9 @@ mod tests {
         };
         let want: Vec<u8> = [
             &[0, 0, 0, 38, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 2][..],
-            &[0, 0, 0, b'A', 0, 0, 0, b'1', b'2', 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, b'h', b'i'],
+            &[
+                0, 0, 0, b'A', 0, 0, 0, b'1', b'2', 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, b'h', b'i',
+            ],
         ]
         .concat();
         assert_eq!(encode(&pdu).unwrap(), want);
@@ -1420,7 +1585,12 @@ mod tests {
 
     #[test]
     fn limits_on_encode() {
-        let base = Pdu { command_id: SUBMIT_SM, command_status: 0, sequence_number: 1, body: Body::Sm(Box::new(sm())) };
+        let base = Pdu {
+            command_id: SUBMIT_SM,
+            command_status: 0,
+            sequence_number: 1,
+            body: Body::Sm(Box::new(sm())),
+        };
         let with = |f: &dyn Fn(&mut Sm)| {
             let mut p = base.clone();
             if let Body::Sm(b) = &mut p.body {
@@ -1428,11 +1598,23 @@ mod tests {
             }
             p
         };
-        assert_eq!(enc_err(&with(&|b| b.source_addr = vec![b'1'; 21])), (ESME_RINVSRCADR, "source_addr"));
+        assert_eq!(
+            enc_err(&with(&|b| b.source_addr = vec![b'1'; 21])),
+            (ESME_RINVSRCADR, "source_addr")
+        );
         assert!(encode(&with(&|b| b.source_addr = vec![b'1'; 20])).is_ok());
-        assert_eq!(enc_err(&with(&|b| b.destination_addr = vec![b'1'; 21])), (ESME_RINVDSTADR, "destination_addr"));
-        assert_eq!(enc_err(&with(&|b| b.service_type = b"ABCDEF".to_vec())), (ESME_RINVSERTYP, "service_type"));
-        assert_eq!(enc_err(&with(&|b| b.short_message = vec![0; 255])), (ESME_RINVMSGLEN, "short_message"));
+        assert_eq!(
+            enc_err(&with(&|b| b.destination_addr = vec![b'1'; 21])),
+            (ESME_RINVDSTADR, "destination_addr")
+        );
+        assert_eq!(
+            enc_err(&with(&|b| b.service_type = b"ABCDEF".to_vec())),
+            (ESME_RINVSERTYP, "service_type")
+        );
+        assert_eq!(
+            enc_err(&with(&|b| b.short_message = vec![0; 255])),
+            (ESME_RINVMSGLEN, "short_message")
+        );
         assert!(encode(&with(&|b| b.short_message = vec![0; 254])).is_ok());
         assert_eq!(
             enc_err(&with(&|b| b.validity_period = b"123".to_vec())),
@@ -1442,33 +1624,60 @@ mod tests {
             enc_err(&with(&|b| b.schedule_delivery_time = vec![b'1'; 17])),
             (ESME_RINVSCHED, "schedule_delivery_time")
         );
-        assert_eq!(enc_err(&with(&|b| b.source_addr = b"a\0b".to_vec())), (ESME_RINVSRCADR, "source_addr"));
         assert_eq!(
-            enc_err(&with(&|b| b.tlvs.push(Tlv::new(tlv::MESSAGE_PAYLOAD, b"x".to_vec())))),
+            enc_err(&with(&|b| b.source_addr = b"a\0b".to_vec())),
+            (ESME_RINVSRCADR, "source_addr")
+        );
+        assert_eq!(
+            enc_err(&with(&|b| b
+                .tlvs
+                .push(Tlv::new(tlv::MESSAGE_PAYLOAD, b"x".to_vec())))),
             (ESME_RINVMSGLEN, "short_message")
         );
         assert_eq!(
-            enc_err(&with(&|b| b.tlvs.push(Tlv::new(tlv::SAR_TOTAL_SEGMENTS, vec![1, 2])))),
+            enc_err(&with(&|b| b
+                .tlvs
+                .push(Tlv::new(tlv::SAR_TOTAL_SEGMENTS, vec![1, 2])))),
             (ESME_RINVPARLEN, "sar_total_segments")
         );
 
         let bind = |f: &dyn Fn(&mut Bind)| {
             let mut b = Bind::default();
             f(&mut b);
-            Pdu { command_id: BIND_TRANSCEIVER, command_status: 0, sequence_number: 1, body: Body::Bind(Box::new(b)) }
+            Pdu {
+                command_id: BIND_TRANSCEIVER,
+                command_status: 0,
+                sequence_number: 1,
+                body: Body::Bind(Box::new(b)),
+            }
         };
-        assert_eq!(enc_err(&bind(&|b| b.system_id = vec![b'x'; 16])), (ESME_RINVSYSID, "system_id"));
+        assert_eq!(
+            enc_err(&bind(&|b| b.system_id = vec![b'x'; 16])),
+            (ESME_RINVSYSID, "system_id")
+        );
         assert!(encode(&bind(&|b| b.system_id = vec![b'x'; 15])).is_ok());
-        assert_eq!(enc_err(&bind(&|b| b.password = vec![b'x'; 9])), (ESME_RINVPASWD, "password"));
-        assert_eq!(enc_err(&bind(&|b| b.system_type = vec![b'x'; 13])), (ESME_RINVSYSTYP, "system_type"));
+        assert_eq!(
+            enc_err(&bind(&|b| b.password = vec![b'x'; 9])),
+            (ESME_RINVPASWD, "password")
+        );
+        assert_eq!(
+            enc_err(&bind(&|b| b.system_type = vec![b'x'; 13])),
+            (ESME_RINVSYSTYP, "system_type")
+        );
         assert!(encode(&bind(&|b| b.address_range = vec![b'x'; 40])).is_ok());
-        assert_eq!(enc_err(&bind(&|b| b.address_range = vec![b'x'; 41])).1, "address_range");
+        assert_eq!(
+            enc_err(&bind(&|b| b.address_range = vec![b'x'; 41])).1,
+            "address_range"
+        );
 
         let resp = Pdu {
             command_id: SUBMIT_SM_RESP,
             command_status: 0,
             sequence_number: 1,
-            body: Body::MessageIdResp(Box::new(MessageIdResp { message_id: vec![b'x'; 65], tlvs: vec![] })),
+            body: Body::MessageIdResp(Box::new(MessageIdResp {
+                message_id: vec![b'x'; 65],
+                tlvs: vec![],
+            })),
         };
         assert_eq!(enc_err(&resp), (ESME_RINVMSGID, "message_id"));
 
@@ -1476,16 +1685,37 @@ mod tests {
             command_id: SUBMIT_MULTI,
             command_status: 0,
             sequence_number: 1,
-            body: Body::SubmitMulti(Box::new(SubmitMulti { dest_addresses: dests, ..SubmitMulti::default() })),
+            body: Body::SubmitMulti(Box::new(SubmitMulti {
+                dest_addresses: dests,
+                ..SubmitMulti::default()
+            })),
         };
-        assert_eq!(enc_err(&multi(vec![])), (ESME_RINVNUMDESTS, "dest_addresses"));
-        let sme = DestAddress::Sme { ton: 1, npi: 1, addr: b"1".to_vec() };
+        assert_eq!(
+            enc_err(&multi(vec![])),
+            (ESME_RINVNUMDESTS, "dest_addresses")
+        );
+        let sme = DestAddress::Sme {
+            ton: 1,
+            npi: 1,
+            addr: b"1".to_vec(),
+        };
         assert!(encode(&multi(vec![sme.clone(); 254])).is_ok());
-        assert_eq!(enc_err(&multi(vec![sme; 255])), (ESME_RINVNUMDESTS, "dest_addresses"));
-        assert_eq!(enc_err(&multi(vec![DestAddress::DistributionList(vec![b'd'; 21])])), (ESME_RINVDLNAME, "dl_name"));
+        assert_eq!(
+            enc_err(&multi(vec![sme; 255])),
+            (ESME_RINVNUMDESTS, "dest_addresses")
+        );
+        assert_eq!(
+            enc_err(&multi(vec![DestAddress::DistributionList(vec![b'd'; 21])])),
+            (ESME_RINVDLNAME, "dl_name")
+        );
 
         // Body of the wrong layout, unknown command.
-        let wrong = Pdu { command_id: SUBMIT_SM, command_status: 0, sequence_number: 1, body: Body::Empty };
+        let wrong = Pdu {
+            command_id: SUBMIT_SM,
+            command_status: 0,
+            sequence_number: 1,
+            body: Body::Empty,
+        };
         assert!(encode(&wrong).is_err());
         assert_eq!(Pdu::new(0x42, 1).unwrap_err().status, ESME_RINVCMDID);
     }
@@ -1517,7 +1747,10 @@ mod tests {
         assert!(decode(&good).is_ok());
         // Header problems.
         assert_eq!(dec_err(&good[..10]), (ESME_RINVCMDLEN, "command_length"));
-        assert_eq!(dec_err(&good[..good.len() - 1]), (ESME_RINVCMDLEN, "command_length"));
+        assert_eq!(
+            dec_err(&good[..good.len() - 1]),
+            (ESME_RINVCMDLEN, "command_length")
+        );
         good[7] = 0x77;
         assert_eq!(dec_err(&good), (ESME_RINVCMDID, "command_id"));
 
@@ -1525,54 +1758,102 @@ mod tests {
         let mut body = vec![0, 1, 1];
         body.extend_from_slice(&[b'1'; 21]);
         body.push(0);
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &body)), (ESME_RINVSRCADR, "source_addr"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &body)),
+            (ESME_RINVSRCADR, "source_addr")
+        );
         // Body cut inside the mandatory part.
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &[0, 1, 1, b'1', 0, 1])), (ESME_RINVCMDLEN, "dest_addr_npi"));
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &[0, 1, 1, b'1'])), (ESME_RINVCMDLEN, "source_addr"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &[0, 1, 1, b'1', 0, 1])),
+            (ESME_RINVCMDLEN, "dest_addr_npi")
+        );
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &[0, 1, 1, b'1'])),
+            (ESME_RINVCMDLEN, "source_addr")
+        );
         // sm_length beyond 254 and beyond the PDU.
         let mut sm_body = vec![0; 16];
         sm_body.push(255);
         sm_body.extend_from_slice(&[0; 255]);
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &sm_body)), (ESME_RINVMSGLEN, "short_message"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &sm_body)),
+            (ESME_RINVMSGLEN, "short_message")
+        );
         let mut sm_body = vec![0; 16];
         sm_body.extend_from_slice(&[10, 1, 2]);
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &sm_body)), (ESME_RINVMSGLEN, "short_message"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &sm_body)),
+            (ESME_RINVMSGLEN, "short_message")
+        );
         // Truncated TLV area and bad TLV length.
         let mut sm_body = vec![0; 17];
         sm_body.extend_from_slice(&[0x02, 0x0C, 0x00, 0x02, 0x01]);
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &sm_body)).0, ESME_RINVOPTPARSTREAM);
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &sm_body)).0,
+            ESME_RINVOPTPARSTREAM
+        );
         let mut sm_body = vec![0; 17];
         sm_body.extend_from_slice(&[0x02, 0x0C, 0x00, 0x01, 0x01]);
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &sm_body)), (ESME_RINVPARLEN, "sar_msg_ref_num"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &sm_body)),
+            (ESME_RINVPARLEN, "sar_msg_ref_num")
+        );
         // Trailing bytes where no TLVs are allowed.
-        assert_eq!(dec_err(&frame(ENQUIRE_LINK, 0, &[0])), (ESME_RINVCMDLEN, "body"));
-        assert_eq!(dec_err(&frame(QUERY_SM, 0, b"a\0\x01\x01b\0x")), (ESME_RINVCMDLEN, "body"));
+        assert_eq!(
+            dec_err(&frame(ENQUIRE_LINK, 0, &[0])),
+            (ESME_RINVCMDLEN, "body")
+        );
+        assert_eq!(
+            dec_err(&frame(QUERY_SM, 0, b"a\0\x01\x01b\0x")),
+            (ESME_RINVCMDLEN, "body")
+        );
         // Bad dest_flag, zero dests.
         let mut m = vec![0, 1, 1, b'1', 0, 1, 3];
         m.extend_from_slice(&[0; 20]);
-        assert_eq!(dec_err(&frame(SUBMIT_MULTI, 0, &m)), (ESME_RINVDESTFLAG, "dest_flag"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_MULTI, 0, &m)),
+            (ESME_RINVDESTFLAG, "dest_flag")
+        );
         let mut m = vec![0, 1, 1, b'1', 0, 0];
         m.extend_from_slice(&[0; 20]);
-        assert_eq!(dec_err(&frame(SUBMIT_MULTI, 0, &m)), (ESME_RINVNUMDESTS, "dest_addresses"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_MULTI, 0, &m)),
+            (ESME_RINVNUMDESTS, "dest_addresses")
+        );
         // Bad time length, system_id too long.
         let mut t = vec![0; 10];
         t.extend_from_slice(b"12345\0");
-        assert_eq!(dec_err(&frame(SUBMIT_SM, 0, &[&t[..], &[0; 6]].concat())), (ESME_RINVSCHED, "schedule_delivery_time"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM, 0, &[&t[..], &[0; 6]].concat())),
+            (ESME_RINVSCHED, "schedule_delivery_time")
+        );
         let mut b = vec![b's'; 16];
         b.extend_from_slice(&[0; 7]);
-        assert_eq!(dec_err(&frame(BIND_TRANSMITTER, 0, &b)), (ESME_RINVSYSID, "system_id"));
+        assert_eq!(
+            dec_err(&frame(BIND_TRANSMITTER, 0, &b)),
+            (ESME_RINVSYSID, "system_id")
+        );
     }
 
     #[test]
     fn vendor_tolerance() {
         // Error responses without a body.
-        for id in [SUBMIT_SM_RESP, DATA_SM_RESP, BIND_TRANSCEIVER_RESP, SUBMIT_MULTI_RESP, QUERY_SM_RESP] {
+        for id in [
+            SUBMIT_SM_RESP,
+            DATA_SM_RESP,
+            BIND_TRANSCEIVER_RESP,
+            SUBMIT_MULTI_RESP,
+            QUERY_SM_RESP,
+        ] {
             let p = decode(&frame(id, ESME_RTHROTTLED, &[])).unwrap();
             assert_eq!(p.body, Body::for_command(id).unwrap());
             assert_eq!(p.command_status, ESME_RTHROTTLED);
         }
         // ... but a successful submit_sm_resp needs its message_id.
-        assert_eq!(dec_err(&frame(SUBMIT_SM_RESP, 0, &[])), (ESME_RINVCMDLEN, "message_id"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM_RESP, 0, &[])),
+            (ESME_RINVCMDLEN, "message_id")
+        );
         // deliver_sm_resp may omit the unused message_id even on success.
         assert!(decode(&frame(DELIVER_SM_RESP, 0, &[])).is_ok());
         // message_id / system_id without NUL at the end of the PDU.
@@ -1581,10 +1862,19 @@ mod tests {
         let p = decode(&frame(BIND_TRANSMITTER_RESP, 0, b"SMSC")).unwrap();
         assert_eq!(p.body.get("system_id"), Some(FieldRef::Str(b"SMSC")));
         // The NUL is only optional at the very end, and within the limit.
-        assert_eq!(dec_err(&frame(SUBMIT_SM_RESP, 0, &[b'x'; 65])), (ESME_RINVMSGID, "message_id"));
-        assert_eq!(dec_err(&frame(QUERY_SM, 0, b"abc")), (ESME_RINVCMDLEN, "message_id"));
+        assert_eq!(
+            dec_err(&frame(SUBMIT_SM_RESP, 0, &[b'x'; 65])),
+            (ESME_RINVMSGID, "message_id")
+        );
+        assert_eq!(
+            dec_err(&frame(QUERY_SM, 0, b"abc")),
+            (ESME_RINVCMDLEN, "message_id")
+        );
         // spec 4.4.2: an error submit_sm_resp is sent without a body.
-        let nack = Pdu { command_status: ESME_RTHROTTLED, ..Pdu::new(SUBMIT_SM_RESP, 3).unwrap() };
+        let nack = Pdu {
+            command_status: ESME_RTHROTTLED,
+            ..Pdu::new(SUBMIT_SM_RESP, 3).unwrap()
+        };
         assert_eq!(encode(&nack).unwrap().len(), HEADER_LEN);
         // Receipted id TLV without NUL is kept byte for byte.
         let mut sm_body = vec![0; 17];
@@ -1604,9 +1894,18 @@ mod tests {
         assert_eq!(b.kind("short_message"), Some(FieldKind::ShortMessage));
         b.set("data_coding", FieldValue::Int(3)).unwrap();
         assert_eq!(b.get("data_coding"), Some(FieldRef::Int(3)));
-        assert!(matches!(b.set("data_coding", FieldValue::Int(256)), Err(SetError::Value(_))));
-        assert!(matches!(b.set("data_coding", FieldValue::Bytes(vec![])), Err(SetError::Type(_))));
-        assert_eq!(b.set("password", FieldValue::Int(1)), Err(SetError::NoField));
+        assert!(matches!(
+            b.set("data_coding", FieldValue::Int(256)),
+            Err(SetError::Value(_))
+        ));
+        assert!(matches!(
+            b.set("data_coding", FieldValue::Bytes(vec![])),
+            Err(SetError::Type(_))
+        ));
+        assert_eq!(
+            b.set("password", FieldValue::Int(1)),
+            Err(SetError::NoField)
+        );
         assert_eq!(Body::Empty.fields().len(), 0);
         assert_eq!(b.fields().len(), 17);
         assert!(b.takes_tlvs() && !Body::QuerySm(Box::default()).takes_tlvs());

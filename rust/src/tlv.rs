@@ -28,13 +28,21 @@ pub enum TlvKind {
     Int2,
     Int4,
     /// Unsigned big-endian integer of `min..=max` octets.
-    IntVar { min: u16, max: u16 },
+    IntVar {
+        min: u16,
+        max: u16,
+    },
     /// C-Octet string of at most `max` octets including the NUL.
     /// Vendors often leave the NUL off (receipted_message_id above all), so a
     /// missing NUL is accepted; the bytes are kept as sent.
-    COctet { max: u16 },
+    COctet {
+        max: u16,
+    },
     /// Opaque octets, between `min` and `max` long.
-    Octets { min: u16, max: u16 },
+    Octets {
+        min: u16,
+        max: u16,
+    },
     /// No value at all: the tag's presence is the information
     /// (alert_on_message_delivery).
     Flag,
@@ -134,7 +142,10 @@ pub struct Tlv {
 
 impl Tlv {
     pub fn new(tag: u16, value: impl Into<Vec<u8>>) -> Self {
-        Tlv { tag, value: value.into() }
+        Tlv {
+            tag,
+            value: value.into(),
+        }
     }
 
     pub fn from_u8(tag: u16, v: u8) -> Self {
@@ -169,7 +180,11 @@ impl Tlv {
             return None;
         }
         match self.value.len() {
-            1..=4 => Some(self.value.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))),
+            1..=4 => Some(
+                self.value
+                    .iter()
+                    .fold(0u32, |acc, b| (acc << 8) | u32::from(*b)),
+            ),
             _ => None,
         }
     }
@@ -191,7 +206,10 @@ impl Tlv {
             return Err(CodecError::new(
                 ESME_RINVPARLEN,
                 spec.map_or("tlvs", |s| s.name),
-                format!("TLV 0x{:04X} value is {len} octets, over the 16-bit length field", self.tag),
+                format!(
+                    "TLV 0x{:04X} value is {len} octets, over the 16-bit length field",
+                    self.tag
+                ),
             ));
         }
         let Some(spec) = spec else { return Ok(()) };
@@ -204,11 +222,18 @@ impl Tlv {
             Flag => (0, 0),
         };
         if len < min || len > max {
-            let want = if min == max { format!("{min}") } else { format!("{min}..={max}") };
+            let want = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min}..={max}")
+            };
             return Err(CodecError::new(
                 ESME_RINVPARLEN,
                 spec.name,
-                format!("{} (0x{:04X}) must be {want} octets, got {len}", spec.name, self.tag),
+                format!(
+                    "{} (0x{:04X}) must be {want} octets, got {len}",
+                    spec.name, self.tag
+                ),
             ));
         }
         Ok(())
@@ -233,10 +258,16 @@ pub fn decode_area(mut data: &[u8], out: &mut Vec<Tlv>) -> Result<()> {
             return Err(CodecError::new(
                 ESME_RINVOPTPARSTREAM,
                 name(tag).unwrap_or("tlvs"),
-                format!("TLV 0x{tag:04X} claims {len} octets, only {} left", rest.len()),
+                format!(
+                    "TLV 0x{tag:04X} claims {len} octets, only {} left",
+                    rest.len()
+                ),
             ));
         };
-        let tlv = Tlv { tag, value: value.to_vec() };
+        let tlv = Tlv {
+            tag,
+            value: value.to_vec(),
+        };
         tlv.validate()?;
         out.push(tlv);
         data = &rest[len..];
@@ -306,12 +337,20 @@ mod tests {
     fn known_tag_lengths_are_checked() {
         let e = Tlv::new(SAR_MSG_REF_NUM, vec![1]).validate().unwrap_err();
         assert_eq!((e.status, e.field), (ESME_RINVPARLEN, "sar_msg_ref_num"));
-        let e = Tlv::new(NETWORK_ERROR_CODE, vec![1, 2]).validate().unwrap_err();
+        let e = Tlv::new(NETWORK_ERROR_CODE, vec![1, 2])
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "network_error_code");
-        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 65]).validate().is_ok());
-        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 66]).validate().is_err());
+        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 65])
+            .validate()
+            .is_ok());
+        assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![b'x'; 66])
+            .validate()
+            .is_err());
         assert!(Tlv::new(RECEIPTED_MESSAGE_ID, vec![]).validate().is_err());
-        assert!(Tlv::new(ALERT_ON_MESSAGE_DELIVERY, vec![1]).validate().is_err());
+        assert!(Tlv::new(ALERT_ON_MESSAGE_DELIVERY, vec![1])
+            .validate()
+            .is_err());
         assert!(Tlv::new(SOURCE_TELEMATICS_ID, vec![1]).validate().is_ok());
         assert!(Tlv::new(0x1401, vec![0; 70_000]).validate().is_err());
     }

@@ -13,7 +13,9 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::error::CodecError;
 use crate::framer::{self, Frame, FrameError};
-use crate::pdu::{self, Body, DestAddress, FieldKind, FieldRef, FieldValue, Pdu, SetError, UnsuccessSme};
+use crate::pdu::{
+    self, Body, DestAddress, FieldKind, FieldRef, FieldValue, Pdu, SetError, UnsuccessSme,
+};
 use crate::py::errors::to_pyerr;
 use crate::status;
 use crate::tlv::{self, Tlv};
@@ -34,7 +36,10 @@ fn cstr_arg(v: &Bound<'_, PyAny>, field: &'static str) -> PyResult<Vec<u8>> {
     if let Ok(b) = v.cast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());
     }
-    Err(PyTypeError::new_err(format!("{field} must be str or bytes, not {}", v.get_type().name()?)))
+    Err(PyTypeError::new_err(format!(
+        "{field} must be str or bytes, not {}",
+        v.get_type().name()?
+    )))
 }
 
 fn latin1_bytes(py: Python<'_>, s: &str, field: &'static str) -> PyResult<Vec<u8>> {
@@ -47,7 +52,11 @@ fn latin1_bytes(py: Python<'_>, s: &str, field: &'static str) -> PyResult<Vec<u8
         .ok_or_else(|| {
             to_pyerr(
                 py,
-                CodecError::new(pdu::field_status(field), field, format!("{field} has a character above U+00FF")),
+                CodecError::new(
+                    pdu::field_status(field),
+                    field,
+                    format!("{field} has a character above U+00FF"),
+                ),
             )
         })
 }
@@ -59,7 +68,26 @@ fn bytes_arg(v: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<u8>> {
     if let Ok(b) = v.cast::<pyo3::types::PyByteArray>() {
         return Ok(b.to_vec());
     }
-    Err(PyTypeError::new_err(format!("{field} must be bytes, not {}", v.get_type().name()?)))
+    Err(PyTypeError::new_err(format!(
+        "{field} must be bytes, not {}",
+        v.get_type().name()?
+    )))
+}
+
+/// Runs `f` over the octets of bytes without copying; bytearray, memoryview
+/// and other buffers (trio's SSL streams hand out bytearray) are copied
+/// first, so no Python code can resize them under us.
+fn with_octets<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> PyResult<R>) -> PyResult<R> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return f(b.as_bytes());
+    }
+    let owned = match data.cast::<pyo3::types::PyByteArray>() {
+        Ok(b) => b.to_vec(),
+        Err(_) => pyo3::buffer::PyBuffer::<u8>::get(data)
+            .map_err(|_| PyTypeError::new_err("expected bytes, bytearray or a buffer of octets"))?
+            .to_vec(data.py())?,
+    };
+    f(&owned)
 }
 
 fn u8_arg(v: &Bound<'_, PyAny>, field: &'static str) -> PyResult<u8> {
@@ -67,7 +95,14 @@ fn u8_arg(v: &Bound<'_, PyAny>, field: &'static str) -> PyResult<u8> {
         .extract()
         .map_err(|_| PyTypeError::new_err(format!("{field} must be int")))?;
     u8::try_from(i).map_err(|_| {
-        to_pyerr(v.py(), CodecError::new(pdu::field_status(field), field, format!("{field} must be 0..=255, got {i}")))
+        to_pyerr(
+            v.py(),
+            CodecError::new(
+                pdu::field_status(field),
+                field,
+                format!("{field} must be 0..=255, got {i}"),
+            ),
+        )
     })
 }
 
@@ -94,7 +129,9 @@ fn dests_arg(v: &Bound<'_, PyAny>) -> PyResult<Vec<DestAddress>> {
             out.push(DestAddress::DistributionList(cstr_arg(&item, "dl_name")?));
         } else if let Ok(t) = item.cast::<PyTuple>() {
             if t.len() != 3 {
-                return Err(PyTypeError::new_err("an SME destination is a (ton, npi, addr) tuple"));
+                return Err(PyTypeError::new_err(
+                    "an SME destination is a (ton, npi, addr) tuple",
+                ));
             }
             out.push(DestAddress::Sme {
                 ton: u8_arg(&t.get_item(0)?, "dest_addr_ton")?,
@@ -118,7 +155,11 @@ fn unsuccess_arg(v: &Bound<'_, PyAny>) -> PyResult<Vec<UnsuccessSme>> {
             .cast::<PyTuple>()
             .ok()
             .filter(|t| t.len() == 4)
-            .ok_or_else(|| PyTypeError::new_err("unsuccess_smes items are (ton, npi, addr, error_status_code) tuples"))?;
+            .ok_or_else(|| {
+                PyTypeError::new_err(
+                    "unsuccess_smes items are (ton, npi, addr, error_status_code) tuples",
+                )
+            })?;
         out.push(UnsuccessSme {
             ton: u8_arg(&t.get_item(0)?, "dest_addr_ton")?,
             npi: u8_arg(&t.get_item(1)?, "dest_addr_npi")?,
@@ -138,9 +179,15 @@ fn field_to_py<'py>(py: Python<'py>, f: FieldRef<'_>) -> PyResult<Bound<'py, PyA
             let items = d
                 .iter()
                 .map(|d| match d {
-                    DestAddress::Sme { ton, npi, addr } => {
-                        Ok(PyTuple::new(py, [ton.into_pyobject(py)?.into_any(), npi.into_pyobject(py)?.into_any(), latin1_str(py, addr).into_any()])?.into_any())
-                    }
+                    DestAddress::Sme { ton, npi, addr } => Ok(PyTuple::new(
+                        py,
+                        [
+                            ton.into_pyobject(py)?.into_any(),
+                            npi.into_pyobject(py)?.into_any(),
+                            latin1_str(py, addr).into_any(),
+                        ],
+                    )?
+                    .into_any()),
                     DestAddress::DistributionList(n) => Ok(latin1_str(py, n).into_any()),
                 })
                 .collect::<PyResult<Vec<_>>>()?;
@@ -177,7 +224,9 @@ pub struct PyTlv {
 impl PyTlv {
     #[new]
     fn new(tag: u16, value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(PyTlv { inner: Tlv::new(tag, bytes_arg(value, "value")?) })
+        Ok(PyTlv {
+            inner: Tlv::new(tag, bytes_arg(value, "value")?),
+        })
     }
 
     #[getter]
@@ -225,18 +274,26 @@ fn resolve_command(command: &Bound<'_, PyAny>) -> PyResult<u32> {
         pdu::command_id(name).ok_or_else(|| {
             to_pyerr(
                 command.py(),
-                CodecError::new(status::ESME_RINVCMDID, "command_id", format!("unknown command {name:?}")),
+                CodecError::new(
+                    status::ESME_RINVCMDID,
+                    "command_id",
+                    format!("unknown command {name:?}"),
+                ),
             )
         })?
     } else {
-        command
-            .extract::<u32>()
-            .map_err(|_| PyTypeError::new_err("command must be a command name (str) or command_id (int)"))?
+        command.extract::<u32>().map_err(|_| {
+            PyTypeError::new_err("command must be a command name (str) or command_id (int)")
+        })?
     };
     if pdu::command_name(id).is_none() {
         return Err(to_pyerr(
             command.py(),
-            CodecError::new(status::ESME_RINVCMDID, "command_id", format!("unknown command_id 0x{id:08X}")),
+            CodecError::new(
+                status::ESME_RINVCMDID,
+                "command_id",
+                format!("unknown command_id 0x{id:08X}"),
+            ),
         ));
     }
     Ok(id)
@@ -254,7 +311,10 @@ impl PyPdu {
     fn field<'py>(&self, py: Python<'py>, name: &'static str) -> PyResult<Bound<'py, PyAny>> {
         match self.inner.body.get(name) {
             Some(f) => field_to_py(py, f),
-            None => Err(PyAttributeError::new_err(format!("{} has no field {name:?}", self.name()))),
+            None => Err(PyAttributeError::new_err(format!(
+                "{} has no field {name:?}",
+                self.name()
+            ))),
         }
     }
 
@@ -276,16 +336,26 @@ impl PyPdu {
                 let tlvs = tlvs_arg(&v)?;
                 match self.inner.body.tlvs_mut() {
                     Some(t) => *t = tlvs,
-                    None => return Err(PyTypeError::new_err(format!("{} takes no tlvs", self.name()))),
+                    None => {
+                        return Err(PyTypeError::new_err(format!(
+                            "{} takes no tlvs",
+                            self.name()
+                        )))
+                    }
                 }
                 continue;
             }
-            let Some(&(fname, kind)) = self.inner.body.fields().iter().find(|(n, _)| *n == name) else {
-                return Err(PyTypeError::new_err(format!("{} has no field {name:?}", self.name())));
+            let Some(&(fname, kind)) = self.inner.body.fields().iter().find(|(n, _)| *n == name)
+            else {
+                return Err(PyTypeError::new_err(format!(
+                    "{} has no field {name:?}",
+                    self.name()
+                )));
             };
             let value = match kind {
                 FieldKind::Int => FieldValue::Int(
-                    v.extract::<i64>().map_err(|_| PyTypeError::new_err(format!("{fname} must be int")))?,
+                    v.extract::<i64>()
+                        .map_err(|_| PyTypeError::new_err(format!("{fname} must be int")))?,
                 ),
                 FieldKind::CStr { .. } | FieldKind::TailCStr { .. } | FieldKind::Time => {
                     FieldValue::Bytes(cstr_arg(&v, fname)?)
@@ -297,9 +367,14 @@ impl PyPdu {
             match self.inner.body.set(fname, value) {
                 Ok(()) => {}
                 Err(SetError::NoField) => {
-                    return Err(PyTypeError::new_err(format!("{} has no field {name:?}", self.name())))
+                    return Err(PyTypeError::new_err(format!(
+                        "{} has no field {name:?}",
+                        self.name()
+                    )))
                 }
-                Err(SetError::Type(want)) => return Err(PyTypeError::new_err(format!("{fname} must be {want}"))),
+                Err(SetError::Type(want)) => {
+                    return Err(PyTypeError::new_err(format!("{fname} must be {want}")))
+                }
                 Err(SetError::Value(e)) => return Err(to_pyerr(py, e)),
             }
         }
@@ -332,7 +407,12 @@ impl PyPdu {
     ) -> PyResult<Self> {
         let id = resolve_command(command)?;
         let inner = Pdu::new(id, sequence_number).map_err(|e| to_pyerr(command.py(), e))?;
-        let mut p = PyPdu { inner: Pdu { command_status, ..inner } };
+        let mut p = PyPdu {
+            inner: Pdu {
+                command_status,
+                ..inner
+            },
+        };
         match fields {
             Some(f) => p.apply(f, false)?,
             None => p.inner.check().map_err(|e| to_pyerr(command.py(), e))?,
@@ -378,12 +458,24 @@ impl PyPdu {
 
     #[getter]
     fn tlvs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.inner.body.tlvs().iter().map(|t| PyTlv { inner: t.clone() }))
+        PyList::new(
+            py,
+            self.inner
+                .body
+                .tlvs()
+                .iter()
+                .map(|t| PyTlv { inner: t.clone() }),
+        )
     }
 
     /// The first TLV with this tag, or None.
     fn tlv(&self, tag: u16) -> Option<PyTlv> {
-        self.inner.body.tlvs().iter().find(|t| t.tag == tag).map(|t| PyTlv { inner: t.clone() })
+        self.inner
+            .body
+            .tlvs()
+            .iter()
+            .find(|t| t.tag == tag)
+            .map(|t| PyTlv { inner: t.clone() })
     }
 
     fn encode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -428,39 +520,138 @@ impl PyPdu {
         Ok(s)
     }
 
-    #[getter] fn system_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "system_id") }
-    #[getter] fn password<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "password") }
-    #[getter] fn system_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "system_type") }
-    #[getter] fn interface_version<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "interface_version") }
-    #[getter] fn addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "addr_ton") }
-    #[getter] fn addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "addr_npi") }
-    #[getter] fn address_range<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "address_range") }
-    #[getter] fn service_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "service_type") }
-    #[getter] fn source_addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "source_addr_ton") }
-    #[getter] fn source_addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "source_addr_npi") }
-    #[getter] fn source_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "source_addr") }
-    #[getter] fn dest_addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "dest_addr_ton") }
-    #[getter] fn dest_addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "dest_addr_npi") }
-    #[getter] fn destination_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "destination_addr") }
-    #[getter] fn esm_class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "esm_class") }
-    #[getter] fn protocol_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "protocol_id") }
-    #[getter] fn priority_flag<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "priority_flag") }
-    #[getter] fn schedule_delivery_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "schedule_delivery_time") }
-    #[getter] fn validity_period<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "validity_period") }
-    #[getter] fn registered_delivery<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "registered_delivery") }
-    #[getter] fn replace_if_present_flag<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "replace_if_present_flag") }
-    #[getter] fn data_coding<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "data_coding") }
-    #[getter] fn sm_default_msg_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "sm_default_msg_id") }
-    #[getter] fn short_message<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "short_message") }
-    #[getter] fn message_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "message_id") }
-    #[getter] fn dest_addresses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "dest_addresses") }
-    #[getter] fn unsuccess_smes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "unsuccess_smes") }
-    #[getter] fn final_date<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "final_date") }
-    #[getter] fn message_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "message_state") }
-    #[getter] fn error_code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "error_code") }
-    #[getter] fn esme_addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "esme_addr_ton") }
-    #[getter] fn esme_addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "esme_addr_npi") }
-    #[getter] fn esme_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { self.field(py, "esme_addr") }
+    #[getter]
+    fn system_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "system_id")
+    }
+    #[getter]
+    fn password<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "password")
+    }
+    #[getter]
+    fn system_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "system_type")
+    }
+    #[getter]
+    fn interface_version<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "interface_version")
+    }
+    #[getter]
+    fn addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "addr_ton")
+    }
+    #[getter]
+    fn addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "addr_npi")
+    }
+    #[getter]
+    fn address_range<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "address_range")
+    }
+    #[getter]
+    fn service_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "service_type")
+    }
+    #[getter]
+    fn source_addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "source_addr_ton")
+    }
+    #[getter]
+    fn source_addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "source_addr_npi")
+    }
+    #[getter]
+    fn source_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "source_addr")
+    }
+    #[getter]
+    fn dest_addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "dest_addr_ton")
+    }
+    #[getter]
+    fn dest_addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "dest_addr_npi")
+    }
+    #[getter]
+    fn destination_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "destination_addr")
+    }
+    #[getter]
+    fn esm_class<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "esm_class")
+    }
+    #[getter]
+    fn protocol_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "protocol_id")
+    }
+    #[getter]
+    fn priority_flag<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "priority_flag")
+    }
+    #[getter]
+    fn schedule_delivery_time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "schedule_delivery_time")
+    }
+    #[getter]
+    fn validity_period<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "validity_period")
+    }
+    #[getter]
+    fn registered_delivery<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "registered_delivery")
+    }
+    #[getter]
+    fn replace_if_present_flag<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "replace_if_present_flag")
+    }
+    #[getter]
+    fn data_coding<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "data_coding")
+    }
+    #[getter]
+    fn sm_default_msg_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "sm_default_msg_id")
+    }
+    #[getter]
+    fn short_message<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "short_message")
+    }
+    #[getter]
+    fn message_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "message_id")
+    }
+    #[getter]
+    fn dest_addresses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "dest_addresses")
+    }
+    #[getter]
+    fn unsuccess_smes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "unsuccess_smes")
+    }
+    #[getter]
+    fn final_date<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "final_date")
+    }
+    #[getter]
+    fn message_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "message_state")
+    }
+    #[getter]
+    fn error_code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "error_code")
+    }
+    #[getter]
+    fn esme_addr_ton<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "esme_addr_ton")
+    }
+    #[getter]
+    fn esme_addr_npi<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "esme_addr_npi")
+    }
+    #[getter]
+    fn esme_addr<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "esme_addr")
+    }
 }
 
 /// A frame that did not decode, returned by `Framer.feed` in place of a Pdu.
@@ -542,14 +733,24 @@ impl PyFramer {
     #[new]
     #[pyo3(signature = (max_command_length = framer::DEFAULT_MAX_COMMAND_LENGTH))]
     fn new(max_command_length: u32) -> Self {
-        PyFramer { inner: framer::Framer::new(max_command_length) }
+        PyFramer {
+            inner: framer::Framer::new(max_command_length),
+        }
     }
 
     /// Decodes every complete PDU now buffered, in order. Raises SmppError
     /// once a fatal PduError has been returned.
-    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let mut frames = Vec::new();
-        self.inner.feed_all(data, &mut frames).map_err(|e| to_pyerr(py, e))?;
+        with_octets(data, |d| {
+            self.inner
+                .feed_all(d, &mut frames)
+                .map_err(|e| to_pyerr(py, e))
+        })?;
         frames_to_list(py, frames)
     }
 
@@ -572,8 +773,12 @@ impl PyFramer {
 
 /// Decodes exactly one complete PDU.
 #[pyfunction]
-fn decode(py: Python<'_>, data: &[u8]) -> PyResult<PyPdu> {
-    pdu::decode(data).map(|inner| PyPdu { inner }).map_err(|e| to_pyerr(py, e))
+fn decode(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<PyPdu> {
+    with_octets(data, |d| {
+        pdu::decode(d)
+            .map(|inner| PyPdu { inner })
+            .map_err(|e| to_pyerr(py, e))
+    })
 }
 
 fn encode_to_bytes<'py>(py: Python<'py>, p: &Pdu) -> PyResult<Bound<'py, PyBytes>> {
@@ -627,7 +832,12 @@ fn encode_sm<'py>(
             None => Vec::new(),
         },
     };
-    let p = Pdu { command_id, command_status: 0, sequence_number, body: Body::Sm(Box::new(sm)) };
+    let p = Pdu {
+        command_id,
+        command_status: 0,
+        sequence_number,
+        body: Body::Sm(Box::new(sm)),
+    };
     encode_to_bytes(py, &p)
 }
 
@@ -659,9 +869,25 @@ fn encode_submit_sm<'py>(
     tlvs: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     encode_sm(
-        py, pdu::SUBMIT_SM, sequence_number, source_addr, destination_addr, short_message, data_coding, esm_class,
-        registered_delivery, source_addr_ton, source_addr_npi, dest_addr_ton, dest_addr_npi, service_type,
-        protocol_id, priority_flag, validity_period, schedule_delivery_time, tlvs,
+        py,
+        pdu::SUBMIT_SM,
+        sequence_number,
+        source_addr,
+        destination_addr,
+        short_message,
+        data_coding,
+        esm_class,
+        registered_delivery,
+        source_addr_ton,
+        source_addr_npi,
+        dest_addr_ton,
+        dest_addr_npi,
+        service_type,
+        protocol_id,
+        priority_flag,
+        validity_period,
+        schedule_delivery_time,
+        tlvs,
     )
 }
 
@@ -693,9 +919,25 @@ fn encode_deliver_sm<'py>(
     tlvs: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     encode_sm(
-        py, pdu::DELIVER_SM, sequence_number, source_addr, destination_addr, short_message, data_coding, esm_class,
-        registered_delivery, source_addr_ton, source_addr_npi, dest_addr_ton, dest_addr_npi, service_type,
-        protocol_id, priority_flag, validity_period, schedule_delivery_time, tlvs,
+        py,
+        pdu::DELIVER_SM,
+        sequence_number,
+        source_addr,
+        destination_addr,
+        short_message,
+        data_coding,
+        esm_class,
+        registered_delivery,
+        source_addr_ton,
+        source_addr_npi,
+        dest_addr_ton,
+        dest_addr_npi,
+        service_type,
+        protocol_id,
+        priority_flag,
+        validity_period,
+        schedule_delivery_time,
+        tlvs,
     )
 }
 
@@ -706,8 +948,19 @@ fn message_id_resp<'py>(
     message_id: &str,
     command_status: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let body = pdu::MessageIdResp { message_id: latin1_bytes(py, message_id, "message_id")?, tlvs: Vec::new() };
-    encode_to_bytes(py, &Pdu { command_id, command_status, sequence_number, body: Body::MessageIdResp(Box::new(body)) })
+    let body = pdu::MessageIdResp {
+        message_id: latin1_bytes(py, message_id, "message_id")?,
+        tlvs: Vec::new(),
+    };
+    encode_to_bytes(
+        py,
+        &Pdu {
+            command_id,
+            command_status,
+            sequence_number,
+            body: Body::MessageIdResp(Box::new(body)),
+        },
+    )
 }
 
 /// submit_sm_resp bytes (no body when command_status != 0 and message_id is empty, spec 4.4.2).
@@ -719,7 +972,13 @@ fn encode_submit_sm_resp<'py>(
     message_id: &str,
     command_status: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    message_id_resp(py, pdu::SUBMIT_SM_RESP, sequence_number, message_id, command_status)
+    message_id_resp(
+        py,
+        pdu::SUBMIT_SM_RESP,
+        sequence_number,
+        message_id,
+        command_status,
+    )
 }
 
 /// deliver_sm_resp bytes (message_id unused: a single NUL).
@@ -730,10 +989,21 @@ fn encode_deliver_sm_resp<'py>(
     sequence_number: u32,
     command_status: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    message_id_resp(py, pdu::DELIVER_SM_RESP, sequence_number, "", command_status)
+    message_id_resp(
+        py,
+        pdu::DELIVER_SM_RESP,
+        sequence_number,
+        "",
+        command_status,
+    )
 }
 
-fn header_only<'py>(py: Python<'py>, command_id: u32, status: u32, seq: u32) -> Bound<'py, PyBytes> {
+fn header_only<'py>(
+    py: Python<'py>,
+    command_id: u32,
+    status: u32,
+    seq: u32,
+) -> Bound<'py, PyBytes> {
     let mut b = [0u8; pdu::HEADER_LEN];
     b[..4].copy_from_slice(&(pdu::HEADER_LEN as u32).to_be_bytes());
     b[4..8].copy_from_slice(&command_id.to_be_bytes());
@@ -753,7 +1023,11 @@ fn encode_enquire_link_resp(py: Python<'_>, sequence_number: u32) -> Bound<'_, P
 }
 
 #[pyfunction]
-fn encode_generic_nack(py: Python<'_>, sequence_number: u32, command_status: u32) -> Bound<'_, PyBytes> {
+fn encode_generic_nack(
+    py: Python<'_>,
+    sequence_number: u32,
+    command_status: u32,
+) -> Bound<'_, PyBytes> {
     header_only(py, pdu::GENERIC_NACK, command_status, sequence_number)
 }
 
@@ -763,7 +1037,9 @@ fn encode_many<'py>(py: Python<'py>, pdus: &Bound<'py, PyAny>) -> PyResult<Bound
     let mut out = Vec::new();
     for item in pdus.try_iter()? {
         let item = item?;
-        let p = item.cast::<PyPdu>().map_err(|_| PyTypeError::new_err("encode_many takes Pdu objects"))?;
+        let p = item
+            .cast::<PyPdu>()
+            .map_err(|_| PyTypeError::new_err("encode_many takes Pdu objects"))?;
         pdu::encode_into(&p.get().inner, &mut out).map_err(|e| to_pyerr(py, e))?;
     }
     Ok(PyBytes::new(py, &out))
@@ -816,6 +1092,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     for spec in tlv::ALL {
         m.add(format!("TLV_{}", spec.name.to_ascii_uppercase()), spec.tag)?;
     }
-    m.add("DEFAULT_MAX_COMMAND_LENGTH", framer::DEFAULT_MAX_COMMAND_LENGTH)?;
+    m.add(
+        "DEFAULT_MAX_COMMAND_LENGTH",
+        framer::DEFAULT_MAX_COMMAND_LENGTH,
+    )?;
     Ok(())
 }

@@ -592,14 +592,14 @@ fn charset_names() -> Vec<&'static str> {
 }
 
 #[pyfunction]
-fn encode<'py>(py: Python<'py>, text: &str, charset: &str) -> PyResult<Bound<'py, PyBytes>> {
+fn encode_text<'py>(py: Python<'py>, text: &str, charset: &str) -> PyResult<Bound<'py, PyBytes>> {
     let cs = self::charset(py, charset)?;
     let b = cs.encode(text).map_err(|e| to_pyerr(py, e))?;
     Ok(PyBytes::new(py, &b))
 }
 
 #[pyfunction]
-fn decode(py: Python<'_>, data: &[u8], charset: &str) -> PyResult<String> {
+fn decode_text(py: Python<'_>, data: &[u8], charset: &str) -> PyResult<String> {
     let cs = self::charset(py, charset)?;
     cs.decode(data).map_err(|e| to_pyerr(py, e))
 }
@@ -733,8 +733,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyExpired>()?;
     m.add_class::<PyReassembler>()?;
     m.add_function(wrap_pyfunction!(charset_names, m)?)?;
-    m.add_function(wrap_pyfunction!(encode, m)?)?;
-    m.add_function(wrap_pyfunction!(decode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_text, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_text, m)?)?;
     m.add_function(wrap_pyfunction!(can_encode, m)?)?;
     m.add_function(wrap_pyfunction!(gsm_pack, m)?)?;
     m.add_function(wrap_pyfunction!(gsm_unpack, m)?)?;
