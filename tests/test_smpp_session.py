@@ -26,8 +26,7 @@ from byosms.providers.smpp.session import (
 
 
 def decode(data: bytes) -> Pdu:
-    """Exactly one PDU, through a fresh framer (``_core.decode`` is shadowed
-    by the charset ``decode`` of the text bindings at the time of writing)."""
+    """Exactly one PDU, through a fresh framer."""
     [p] = Framer().feed(data)
     assert isinstance(p, Pdu), p
     return p

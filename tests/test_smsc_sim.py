@@ -484,7 +484,7 @@ async def test_mo_parts_shuffled_and_missing_reassemble_with_the_core():
     outcomes = [r.add_short_message(p.source_addr, p.destination_addr, p.short_message, 0) for p in got]
     assert [o[0] for o in outcomes] == ["pending", "pending", "complete"]
     parts = outcomes[-1][1]
-    assert _core.decode(b"".join(_core.parse_udh(p).payload for p in parts), "gsm_0338") == text
+    assert _core.decode_text(b"".join(_core.parse_udh(p).payload for p in parts), "gsm_0338") == text
     for p in got2:
         assert r.add_short_message(p.source_addr, p.destination_addr, p.short_message, 0)[0] == "pending"
     [expired] = r.expire(60_000, 30_000)

@@ -334,8 +334,6 @@ class Connection:
             data = await receive_some(READ_SIZE)
             if not data:
                 return
-            if type(data) is not bytes:
-                data = bytes(data)
             items = feed(data)
             out: list[bytes] = []
             action = self._handle(items, out)

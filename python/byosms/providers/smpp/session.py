@@ -463,8 +463,6 @@ class SmppSession:
         """Decode everything complete in ``data`` (plus what was buffered)."""
         if self.state is State.CLOSED:
             return []
-        if type(data) is not bytes:  # e.g. bytearray from trio's memory streams
-            data = bytes(data)
         try:
             items = self._framer.feed(data)
         except SmppError as e:
