@@ -30,7 +30,220 @@ def _build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="print only failures and the summary line"
     )
     check.set_defaults(func=_selfcheck)
+    _add_smsc_sim(sub)
     return parser
+
+
+def _add_smsc_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sim = sub.add_parser(
+        "smsc-sim",
+        help="run the SMSC simulator (an SMPP 3.4 server for tests, benches and demos)",
+        description="Serve SMPP 3.4 on HOST:PORT until Ctrl-C: accept binds with the configured "
+        "credentials, answer submit_sm/data_sm with message ids, send a delivery receipt per "
+        "segment, inject faults at the given rates. Prints 'listening on HOST:PORT (tls|tcp)' "
+        "once ready and the counters on exit.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sim.add_argument(
+        "--port", type=int, default=2776, help="port to listen on (0: pick a free one)"
+    )
+    tls = sim.add_argument_group("TLS (plain TCP when none of these is given)")
+    tls.add_argument("--tls-cert", metavar="PEM", help="server certificate chain (PEM)")
+    tls.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert (PEM)")
+    tls.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="make a throwaway CA and server certificate for --host (needs the trustme "
+        "package); clients must trust the CA written to --tls-ca-out",
+    )
+    tls.add_argument(
+        "--tls-ca-out",
+        metavar="PEM",
+        default="smsc-sim-ca.pem",
+        help="where --tls-self-signed writes its CA certificate",
+    )
+    acct = sim.add_argument_group("accounts")
+    acct.add_argument("--system-id", default="byosms", help="system_id accepted for binds")
+    acct.add_argument("--password", default="secret", help="password of --system-id")
+    acct.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="SYSTEM_ID:PASSWORD",
+        help="an additional account (repeatable)",
+    )
+    acct.add_argument(
+        "--max-binds", type=int, default=None, help="binds allowed per system_id (default: no limit)"
+    )
+    msg = sim.add_argument_group("messages and receipts")
+    msg.add_argument(
+        "--id-format", choices=("hex", "decimal"), default="hex", help="message id format"
+    )
+    msg.add_argument(
+        "--receipt-id-format",
+        choices=("hex", "decimal"),
+        default=None,
+        help="message id format inside receipts (default: --id-format)",
+    )
+    msg.add_argument(
+        "--receipt-delay",
+        default="0",
+        metavar="SECONDS|LOW,HIGH",
+        help="delay from submit to receipt: fixed, or uniformly random between LOW and HIGH",
+    )
+    msg.add_argument(
+        "--final-state",
+        default="DELIVRD",
+        metavar="SPEC",
+        help="receipt final states: a stat (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, "
+        "ACCEPTD, UNKNOWN), optionally STAT:ERR, or weights like "
+        "'DELIVRD=0.9,UNDELIV:001=0.05,EXPIRED=0.05'",
+    )
+    msg.add_argument(
+        "--receipt-route",
+        choices=("same", "other", "any"),
+        default="same",
+        help="which bind of the system_id gets a receipt: the submitting one, preferably "
+        "another one, or round robin",
+    )
+    msg.add_argument(
+        "--enquire-link-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="also send enquire_link to every bind this often",
+    )
+    faults = sim.add_argument_group("fault injection (rates are per-message probabilities 0..1)")
+    faults.add_argument(
+        "--fail-rate", type=float, default=0.0, help="answer submit_sm with --fail-status"
+    )
+    faults.add_argument(
+        "--fail-status",
+        type=lambda v: int(v, 0),
+        default=0x08,
+        metavar="STATUS",
+        help="command_status for --fail-rate (decimal or 0x hex; default ESME_RSYSERR)",
+    )
+    faults.add_argument(
+        "--throttle-rate", type=float, default=0.0, help="answer submit_sm with ESME_RTHROTTLED"
+    )
+    faults.add_argument(
+        "--queue-full-rate", type=float, default=0.0, help="answer submit_sm with ESME_RMSGQFUL"
+    )
+    faults.add_argument(
+        "--response-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="answer every request this much later (a slow SMSC)",
+    )
+    sim.add_argument("--seed", type=int, default=None, help="random seed (rates, weights, delays)")
+    sim.add_argument(
+        "--stats-interval",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="print the counters this often (0: only on exit)",
+    )
+    sim.set_defaults(func=_smsc_sim)
+
+
+def _parse_final_state(spec: str) -> object:
+    def one(item: str) -> str | tuple[str, str]:
+        stat, _, err = item.partition(":")
+        return (stat.strip(), err.strip()) if err else stat.strip()
+
+    if "=" not in spec:
+        return one(spec)
+    weights: dict[object, float] = {}
+    for item in spec.split(","):
+        key, _, weight = item.partition("=")
+        weights[one(key)] = float(weight)
+    return weights
+
+
+def _smsc_sim(args: argparse.Namespace) -> int:
+    import json
+    import signal
+    import ssl
+
+    import trio
+
+    from byosms.testing.smsc import SmscSimulator, make_server_context
+
+    if args.receipt_delay and "," in args.receipt_delay:
+        low, high = (float(v) for v in args.receipt_delay.split(",", 1))
+        delay: float | tuple[float, float] = (low, high)
+    else:
+        delay = float(args.receipt_delay)
+    accounts = {}
+    for item in args.account:
+        sid, sep, pw = item.partition(":")
+        if not sep:
+            raise SystemExit(f"--account wants SYSTEM_ID:PASSWORD, got {item!r}")
+        accounts[sid] = pw
+    ctx: ssl.SSLContext | None = None
+    if args.tls_self_signed:
+        try:
+            import trustme
+        except ImportError:
+            raise SystemExit("--tls-self-signed needs the trustme package (pip install trustme)")
+        ca = trustme.CA()
+        cert = ca.issue_cert(args.host, "localhost")
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(ctx)
+        ca.cert_pem.write_to_path(args.tls_ca_out)
+        print(f"self-signed: trust the CA in {args.tls_ca_out}", flush=True)
+    elif args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise SystemExit("--tls-cert and --tls-key go together")
+        ctx = make_server_context(args.tls_cert, args.tls_key)
+    sim = SmscSimulator(
+        system_id=args.system_id,
+        password=args.password,
+        accounts=accounts,
+        host=args.host,
+        port=args.port,
+        ssl_context=ctx,
+        id_format=args.id_format,
+        receipt_id_format=args.receipt_id_format,
+        receipt_delay=delay,
+        final_state=_parse_final_state(args.final_state),
+        receipt_route=args.receipt_route,
+        max_binds=args.max_binds,
+        enquire_link_interval=args.enquire_link_interval,
+        seed=args.seed,
+    )
+    sim.faults.fail_rate = args.fail_rate
+    sim.faults.fail_status = args.fail_status
+    sim.faults.throttle_rate = args.throttle_rate
+    sim.faults.queue_full_rate = args.queue_full_rate
+    sim.faults.response_delay = args.response_delay
+
+    async def print_stats() -> None:
+        while True:
+            await trio.sleep(args.stats_interval)
+            print(json.dumps(sim.stats.as_dict()), flush=True)
+
+    async def main() -> None:
+        # Ctrl-C / SIGTERM stop the server by cancellation, so connections close cleanly.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(sim.serve)
+                print(
+                    f"listening on {args.host}:{sim.port} ({'tls' if ctx else 'tcp'})",
+                    flush=True,
+                )
+                if args.stats_interval > 0:
+                    nursery.start_soon(print_stats)
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+
+    trio.run(main)
+    print(json.dumps(sim.stats.as_dict()), flush=True)
+    return 0
 
 
 def _selfcheck(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Provider adapters: one per SMS provider behind one small interface."""
