@@ -603,3 +603,51 @@ def _raw_bytes(db: str) -> bytes:
             with open(db + suffix, "rb") as f:
                 out += f.read()
     return out
+
+
+# --- shutdown -------------------------------------------------------------------------
+
+
+async def test_shutdown_mid_stream_leaves_nothing_half_written(db, key):
+    acked: list[str] = []
+    closed = 0
+
+    async def sender(s, i):
+        nonlocal closed
+        while True:
+            try:
+                a = await s.accept_message(*mt(i, n=3))
+            except StoreClosed:
+                closed += 1
+                return
+            acked.append(a.message.id)
+
+    # The senders live in a nursery that outlives the store: leaving the store's
+    # block cancels its writer while they are still sending.
+    async with trio.open_nursery() as outer:
+        async with open_sqlite_store(db, key=key) as s:
+            i = await integration(s)
+            for _ in range(16):
+                outer.start_soon(sender, s, i)
+            while len(acked) < 500:
+                await trio.sleep(0)
+    assert closed == 16  # every sender heard, none hangs
+    async with open_sqlite_store(db, key=key) as s:
+        for mid in acked:
+            assert len(await s.get_segments(mid)) == 3
+    with sqlite3.connect(db) as c:
+        assert c.execute(
+            "SELECT count(*) FROM messages m WHERE "
+            "(SELECT count(*) FROM segments s WHERE s.message_id = m.id) != 3"
+        ).fetchone()[0] == 0
+
+
+async def test_cancelled_caller_does_not_disturb_the_writer(store):
+    i = await integration(store)
+    with trio.move_on_after(0) as scope:  # cancelled before its op can run
+        await store.accept_message(*mt(i), "k-cancel")
+    assert scope.cancelled_caught
+    # the store goes on serving, and the key still means one message
+    a = await store.accept_message(*mt(i), "k-cancel")
+    b = await store.accept_message(*mt(i), "k-cancel")
+    assert a.message.id == b.message.id and b.duplicate

@@ -273,6 +273,8 @@ class SqliteStore:
                             op.error = StoreClosed("the store closed before this write ran")
                         op.done.set()
         finally:
+            # No checkpoint from here on: nothing can be queued between the
+            # drain and the close, and later sends fail (BrokenResourceError).
             self._closed = True
             while True:
                 try:
@@ -281,6 +283,7 @@ class SqliteStore:
                     break
                 op.error = StoreClosed("the store closed before this write ran")
                 op.done.set()
+            recv.close()
 
     def _run_batch(self, batch: list[_Op]) -> None:
         """In the worker thread: the whole batch in one transaction.
@@ -299,6 +302,7 @@ class SqliteStore:
         except Exception:  # noqa: BLE001 - retried carefully below
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._msg_info.clear()  # it may hold facts of rolled-back messages
             self._run_batch_carefully(batch)
             return
         try:
@@ -306,6 +310,7 @@ class SqliteStore:
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._msg_info.clear()
             for op in batch:
                 op.result = None
                 op.error = StoreError(f"commit failed: {e}")
@@ -360,6 +365,7 @@ class SqliteStore:
             except sqlite3.Error as e:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                self._msg_info.clear()
                 for op in done:
                     op.result = None
                     op.error = StoreError(f"commit failed: {e}")
@@ -373,7 +379,10 @@ class SqliteStore:
         if self._closed:
             raise StoreClosed("the store is closed")
         op = _Op(fn, args)
-        await self._send.send(op)
+        try:
+            await self._send.send(op)
+        except trio.BrokenResourceError:
+            raise StoreClosed("the store is closed") from None
         await op.done.wait()
         if op.error is not None:
             raise op.error
