@@ -81,11 +81,13 @@ async def run(n: int, callers: int, synchronous: str, accept_batch: int, path: s
 
         b0, o0 = store.batches, store.ops
         t0 = time.perf_counter()
+        cpu0, loop0 = time.process_time(), time.thread_time()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sender)
             for k in range(callers):
                 nursery.start_soon(caller, k)
         dt = time.perf_counter() - t0
+        cpu, loop = time.process_time() - cpu0, time.thread_time() - loop0
         print(file=sys.stderr)
         batches, ops = store.batches - b0, store.ops - o0
         print(f"store bench: {n} messages, {callers} callers, synchronous={synchronous}, "
@@ -94,6 +96,8 @@ async def run(n: int, callers: int, synchronous: str, accept_batch: int, path: s
               f"2 status events each) in {dt:.2f}s")
         print(f"  {batches} transactions, {ops / max(batches, 1):.1f} ops per transaction, "
               f"{batches / dt:,.0f} commits/s")
+        print(f"  CPU: {cpu / dt:.2f} cores in all; the trio thread {loop / dt:.2f} "
+              f"({loop / n * 1e6:.0f} us per message), the rest the SQLite worker thread")
 
 
 def main() -> None:
