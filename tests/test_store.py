@@ -105,6 +105,12 @@ async def test_integration_crud_and_secrets_kept_apart(store):
         await store.update_integration("nope", name="x")
     with pytest.raises(Conflict):
         await store.create_integration("bu1", "smpp", "dup", {}, id=i.id)
+    with pytest.raises(InvalidRecord, match="provider"):
+        await store.create_integration("bu1", "carrier-pigeon", "x", {})
+    with pytest.raises(InvalidRecord):
+        await store.create_integration("bu1", "smpp", "x", {}, state="deleted")
+    with pytest.raises(InvalidRecord, match="state"):
+        await store.set_integration_state(i.id, "paused")
 
 
 async def test_nested_secret_is_refused_not_stored(store):
@@ -162,6 +168,8 @@ async def test_numbers_crud(store):
     assert got == u and not got.enabled and got.created == n.created
     with pytest.raises(NotFound):
         await store.update_number(Number("+1999", "mobile", i.id, "bu1"))
+    with pytest.raises(NotFound):
+        await store.update_number(msgspec.structs.replace(n, integration="nope"))
     assert await store.remove_number(sc.number) is True
     assert await store.remove_number(sc.number) is False
     assert await store.get_number(sc.number) is None

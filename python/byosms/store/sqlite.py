@@ -40,6 +40,7 @@ import math
 import os
 import secrets
 import sqlite3
+import typing
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -54,6 +55,7 @@ from byosms.schemas.records import (
     Integration,
     IntegrationState,
     Keywords,
+    Provider,
     Message,
     NewEvent,
     Number,
@@ -75,6 +77,8 @@ from byosms.store.crypto import SecretBox, load_key
 MAX_BATCH = 1024
 #: Ops queued for the writer before callers wait (backpressure).
 QUEUE_BOUND = 8192
+_PROVIDERS = typing.get_args(Provider)
+_INTEGRATION_STATES = typing.get_args(IntegrationState)
 #: Entries of the writer's message-facts cache before it starts over (~100 B each).
 MSG_INFO_CACHE = 200_000
 #: Message state of a one-segment message from its segment's state (S13).
@@ -443,8 +447,10 @@ class SqliteStore:
         state: IntegrationState = "inactive",
         id: str | None = None,
     ) -> Integration:
-        if state == "deleted":
-            raise InvalidRecord("an integration cannot be created deleted")
+        if provider not in _PROVIDERS:
+            raise InvalidRecord(f"provider must be one of {', '.join(_PROVIDERS)}, got {provider!r}")
+        if state not in ("active", "inactive"):
+            raise InvalidRecord(f"a new integration is active or inactive, not {state!r}")
         iid = id or new_id("int_")
         blob, sealed = self._seal_secrets(iid, config)
         t = now()
@@ -482,6 +488,10 @@ class SqliteStore:
         return await self._write(op)
 
     async def set_integration_state(self, id: str, state: IntegrationState) -> Integration:
+        if state not in _INTEGRATION_STATES:
+            raise InvalidRecord(
+                f"state must be one of {', '.join(_INTEGRATION_STATES)}, got {state!r}"
+            )
         t = now()
 
         def op(conn: sqlite3.Connection) -> Integration:
@@ -587,6 +597,11 @@ class SqliteStore:
             ).fetchone()
             if cur is None:
                 raise NotFound(f"no number {number.number!r}")
+            st = conn.execute(
+                "SELECT state FROM integrations WHERE id = ?", (number.integration,)
+            ).fetchone()
+            if st is None or st[0] == "deleted":
+                raise NotFound(f"no integration {number.integration!r}")
             row = self._number_row(number, t, cur[0])
             conn.execute(
                 "UPDATE numbers SET type = ?, integration_id = ?, business_unit = ?, "
