@@ -659,3 +659,32 @@ async def test_cancelled_caller_does_not_disturb_the_writer(store):
     a = await store.accept_message(*mt(i), "k-cancel")
     b = await store.accept_message(*mt(i), "k-cancel")
     assert a.message.id == b.message.id and b.duplicate
+
+
+async def test_batch_calls_answer_item_by_item(store):
+    i = await integration(store)
+    await store.set_opt_out("+15550001", "+1555blocked", True)
+    res = await store.accept_messages([
+        (*mt(i, dest="+1555a"), "ka"),
+        (*mt(i, dest="+1555blocked"), "kb"),
+        (*mt(i, n=2)[:1], mt(i, n=2)[1][:1], "kc"),  # 2 announced, 1 given
+        (*mt(i, dest="+1555d"), "ka"),  # same key as the first: its result
+    ])
+    assert not res[0].duplicate
+    assert isinstance(res[1], OptedOut)
+    assert isinstance(res[2], InvalidRecord)
+    assert res[3].duplicate and res[3].message.id == res[0].message.id
+    [seg] = await store.claim_segments(i.id, 10)
+    await store.record_submit(seg.id, "v-a")
+    rs = await store.record_receipts([
+        Receipt(integration=i.id, vendor_ids=("v-a",), state="submitted"),
+        Receipt(integration=i.id, vendor_ids=("unknown",), state="delivered"),
+        Receipt(integration=i.id, vendor_ids=("v-a",), state="delivered", generic_code=0),
+        Receipt(integration=i.id, vendor_ids=("v-a",), state="failed"),  # late, contradicting
+    ])
+    assert [r.segment and r.segment.state for r in rs] == [
+        "submitted", None, "delivered", "delivered"]
+    assert [r.message_state for r in rs] == ["en_route", None, "delivered", "delivered"]
+    assert rs[3].event_cursor is None
+    evs = await store.events_after("bu1", 0, 100)
+    assert [e.payload["segment_state"] for e in evs] == ["submitted", "submitted", "delivered"]
