@@ -1,0 +1,1181 @@
+"""The SQLite store: one file, WAL, one writer, batched transactions.
+
+Writes. One trio task (the writer) owns the write connection. Callers `await
+store.<write op>(...)`: the op goes on a channel; the writer takes everything
+queued (up to MAX_BATCH ops), runs it in ONE transaction in a worker thread,
+and wakes every caller with its own result. Each op runs inside its own
+SAVEPOINT, so an op that fails is rolled back alone and the others commit. A
+write returns only after COMMIT, so what a caller acknowledges is on disk.
+
+Durability: synchronous=FULL by default. Under WAL, NORMAL already survives a
+process crash (a committed transaction is in the WAL file, in the OS page
+cache), but not a power loss or kernel crash: the last transactions before the
+WAL is fsynced can vanish, and we would have answered `accepted` for them. FULL
+fsyncs the WAL at every commit; batching amortises that fsync over every op of
+the batch, which is what makes FULL affordable. `synchronous="NORMAL"` is
+available for deployments that accept that window.
+
+Reads use a separate read-only connection (WAL lets it read while the writer
+writes), also off the trio thread. A read started after a write returned sees
+that write.
+
+Cancellation. The worker thread is never abandoned: a cancelled writer waits
+for its transaction to finish (commit or rollback) and still hands results to
+the callers, so shutdown leaves nothing half-written. A caller cancelled while
+its op is queued does not unqueue it: the op may still commit (the caller just
+never hears); callers that need to know use idempotency keys.
+
+Restart. Segments found `in_flight` at open (claimed, submit_sm sent or about
+to be, answer not recorded) go back to `queued` and are sent again: the SMSC
+may have received them, so a crash can duplicate at most the segments that
+were in flight — at-least-once, never lost. Their count is
+`store.recovered_in_flight`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import secrets
+import sqlite3
+import typing
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import trio
+
+from byosms.schemas.records import (
+    Accepted,
+    ApiKey,
+    Event,
+    Integration,
+    IntegrationState,
+    Keywords,
+    Provider,
+    Message,
+    NewEvent,
+    Number,
+    Receipt,
+    ReceiptResult,
+    Segment,
+    SubmitError,
+    SubmitOutcome,
+    new_id,
+    now,
+)
+from byosms.secret import Secret
+from byosms.store import migrations
+from byosms.store.base import Conflict, NotFound, StoreClosed, StoreError
+from byosms.store.crypto import SecretBox, load_key
+
+#: Ops committed in one transaction at most. Bounds the latency one batch adds
+#: to the ops behind it, and the memory of one batch.
+MAX_BATCH = 1024
+#: Ops queued for the writer before callers wait (backpressure).
+QUEUE_BOUND = 8192
+_PROVIDERS = typing.get_args(Provider)
+_INTEGRATION_STATES = typing.get_args(IntegrationState)
+#: Entries of the writer's message-facts cache before it starts over (~100 B each).
+MSG_INFO_CACHE = 200_000
+#: Message state of a one-segment message from its segment's state (S13).
+_SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
+#: How long a connection waits for a lock held by another process (ms).
+BUSY_TIMEOUT_MS = 5000
+#: API tokens: prefix (recognisable in a leaked-secret scan) + 32 random bytes.
+TOKEN_PREFIX = "byo_"
+TOKEN_BYTES = 32
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+_keywords_decode = msgspec.json.Decoder(Keywords).decode
+
+
+class OptedOut(Conflict):
+    """The recipient opted out of messages from this sender (S15)."""
+
+
+class InvalidRecord(StoreError, ValueError):
+    pass
+
+
+_MSG_COLS = (
+    "id, direction, integration_id, business_unit, source, destination, text, encoding, "
+    "dcs, segment_count, state, generic_code, generic_cause, client_ref, idempotency_key, "
+    "created, updated"
+)
+_SEG_COLS = (
+    "id, message_id, idx, short_message, esm_class, dcs, sar_ref, sar_total, sar_seq, "
+    "integration_id, state, attempts, vendor_message_id, generic_code, generic_cause, "
+    "vendor_code, updated"
+)
+_SEG_COLS_S = ", ".join("s." + c.strip() for c in _SEG_COLS.split(","))
+_INT_COLS = "id, business_unit, provider, name, config, state, created, updated"
+_NUM_COLS = (
+    "number, type, integration_id, business_unit, display_name, keywords, enabled, "
+    "created, updated"
+)
+_EVT_COLS = "cursor, business_unit, type, payload, created"
+_KEY_COLS = "id, business_unit, name, hash, created, revoked"
+
+_SQL_INSERT_MESSAGE = f"INSERT INTO messages ({_MSG_COLS}) VALUES ({', '.join('?' * 17)})"
+_SQL_INSERT_SEGMENT = (
+    "INSERT INTO segments (message_id, idx, short_message, esm_class, dcs, sar_ref, "
+    "sar_total, sar_seq, integration_id, state, attempts, updated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)"
+)
+_SQL_INSERT_EVENT = "INSERT INTO events (business_unit, type, payload, created) VALUES (?, ?, ?, ?)"
+
+
+def _message(row: tuple) -> Message:
+    return Message(*row)
+
+
+def _segment(row: tuple) -> Segment:
+    return Segment(*row)
+
+
+def _number(row: tuple) -> Number:
+    number, type_, integ, bu, display, keywords, enabled, created, updated = row
+    return Number(
+        number,
+        type_,
+        integ,
+        bu,
+        display,
+        None if keywords is None else _keywords_decode(keywords),
+        bool(enabled),
+        created,
+        updated,
+    )
+
+
+def _event(row: tuple) -> Event:
+    cursor, bu, type_, payload, created = row
+    return Event(cursor, bu, type_, _json_decode(payload), created)
+
+
+def _api_key(row: tuple) -> ApiKey:
+    return ApiKey(*row)
+
+
+class _Op:
+    __slots__ = ("fn", "args", "result", "error", "ran", "done")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple) -> None:
+        self.fn = fn
+        self.args = args
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.ran = False
+        self.done = trio.Event()
+
+
+def _translate(e: BaseException) -> BaseException:
+    if isinstance(e, sqlite3.IntegrityError):
+        return Conflict(str(e))
+    if isinstance(e, sqlite3.Error):
+        return StoreError(f"{type(e).__name__}: {e}")
+    return e
+
+
+def _connect(path: str, *, read_only: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, cached_statements=512
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if read_only:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+class SqliteStore:
+    """Use `open_sqlite_store()`; the constructor is not public."""
+
+    def __init__(self, path: str, box: SecretBox, wconn: sqlite3.Connection,
+                 rconn: sqlite3.Connection, max_batch: int) -> None:
+        self.path = path
+        self._box = box
+        self._w = wconn
+        self._r = rconn
+        self._max_batch = max_batch
+        self._send, self._recv = trio.open_memory_channel[_Op](QUEUE_BOUND)
+        self._wlimiter = trio.CapacityLimiter(1)
+        self._rlimiter = trio.CapacityLimiter(1)
+        self._closed = False
+        #: The immutable facts the roll-up needs about messages not yet final
+        #: (business unit, client ref, segment count), so a receipt or submit
+        #: doesn't read its message row. Written only by the writer thread.
+        self._msg_info: dict[str, tuple[str, str | None, int]] = {}
+        #: Set while the writer re-runs a batch that failed, one savepoint per op.
+        self._careful = False
+        self.recovered_in_flight = 0
+        self.schema_version_found = 0
+        #: Counters for benches and health: transactions and ops committed.
+        self.batches = 0
+        self.ops = 0
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    @classmethod
+    def _open(cls, path: str, box: SecretBox, synchronous: str, max_batch: int) -> SqliteStore:
+        w = _connect(path, read_only=False)
+        try:
+            mode = w.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"cannot put {path} in WAL mode (got {mode})")
+            w.execute(f"PRAGMA synchronous = {synchronous}")
+            found = migrations.migrate(w)
+            row = w.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+            if row is None:
+                w.execute("INSERT INTO meta VALUES ('key_check', ?)", (box.key_check(),))
+            else:
+                box.verify_key_check(row[0])
+            recovered = w.execute(
+                "UPDATE segments SET state = 'queued', updated = ? WHERE state = 'in_flight'",
+                (now(),),
+            ).rowcount
+            r = _connect(path, read_only=True)
+        except BaseException:
+            w.close()
+            raise
+        store = cls(path, box, w, r, max_batch)
+        store.recovered_in_flight = recovered
+        store.schema_version_found = found
+        return store
+
+    def _close_connections(self) -> None:
+        self._r.close()
+        self._w.close()
+
+    async def _writer(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                      ) -> None:
+        recv = self._recv
+        task_status.started()
+        try:
+            while True:
+                batch = [await recv.receive()]
+                while len(batch) < self._max_batch:
+                    try:
+                        batch.append(recv.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                try:
+                    await trio.to_thread.run_sync(
+                        self._run_batch, batch, limiter=self._wlimiter
+                    )
+                finally:
+                    for op in batch:
+                        if not op.ran:
+                            op.error = StoreClosed("the store closed before this write ran")
+                        op.done.set()
+        finally:
+            # No checkpoint from here on: nothing can be queued between the
+            # drain and the close, and later sends fail (BrokenResourceError).
+            self._closed = True
+            while True:
+                try:
+                    op = recv.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                    break
+                op.error = StoreClosed("the store closed before this write ran")
+                op.done.set()
+            recv.close()
+
+    def _run_batch(self, batch: list[_Op]) -> None:
+        """In the worker thread: the whole batch in one transaction.
+
+        Optimistic first: no savepoints (each costs two statements per op, a
+        third of the work of a small op). If any op raises, the transaction is
+        rolled back and the batch runs again carefully, one savepoint per op
+        (and per item of batch ops), so only the failing ops fail. Op functions
+        are re-runnable: they compute everything from their arguments and the
+        database."""
+        conn = self._w
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in batch:
+                op.result = op.fn(conn, *op.args)
+        except Exception:  # noqa: BLE001 - retried carefully below
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._msg_info.clear()  # it may hold facts of rolled-back messages
+            self._run_batch_carefully(batch)
+            return
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._msg_info.clear()
+            for op in batch:
+                op.result = None
+                op.error = StoreError(f"commit failed: {e}")
+                op.ran = True
+            return
+        for op in batch:
+            op.ran = True
+        self.batches += 1
+        self.ops += len(batch)
+
+    def _run_batch_carefully(self, batch: list[_Op]) -> None:
+        conn = self._w
+        self._careful = True
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                for op in batch:
+                    op.result = None
+                    op.error = _translate(e)
+                    op.ran = True
+                return
+            done: list[_Op] = []
+            for op in batch:
+                op.result = None
+                op.error = None
+                conn.execute("SAVEPOINT op")
+                try:
+                    op.result = op.fn(conn, *op.args)
+                except Exception as e:  # noqa: BLE001 - the op's error goes to its caller
+                    op.result = None
+                    op.error = _translate(e)
+                    op.ran = True
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                    else:
+                        # SQLite rolled the whole transaction back (e.g. disk
+                        # full): the ops before this one are gone too. Fail
+                        # them and go on in a new transaction.
+                        for prev in done:
+                            prev.result = None
+                            prev.error = StoreError(f"transaction rolled back: {e}")
+                        done.clear()
+                        conn.execute("BEGIN IMMEDIATE")
+                    continue
+                conn.execute("RELEASE op")
+                op.ran = True
+                done.append(op)
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._msg_info.clear()
+                for op in done:
+                    op.result = None
+                    op.error = StoreError(f"commit failed: {e}")
+                return
+            self.batches += 1
+            self.ops += len(batch)
+        finally:
+            self._careful = False
+
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        op = _Op(fn, args)
+        try:
+            await self._send.send(op)
+        except trio.BrokenResourceError:
+            raise StoreClosed("the store is closed") from None
+        await op.done.wait()
+        if op.error is not None:
+            raise op.error
+        return op.result
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        try:
+            return await trio.to_thread.run_sync(fn, self._r, *args, limiter=self._rlimiter)
+        except sqlite3.Error as e:
+            raise _translate(e) from e
+
+    # --- integrations ---------------------------------------------------------------
+
+    def _seal_secrets(self, integration_id: str, config: dict[str, Any]
+                      ) -> tuple[bytes, list[tuple[str, str, bytes]]]:
+        plain: dict[str, Any] = {}
+        sealed: list[tuple[str, str, bytes]] = []
+        for k, v in config.items():
+            if isinstance(v, Secret):
+                sealed.append(
+                    (integration_id, k, self._box.seal(v, integration_id=integration_id, field=k))
+                )
+            else:
+                plain[k] = v
+        try:
+            # No enc_hook: a Secret nested deeper than the top level fails loudly
+            # here instead of being written (masked or not) into the config.
+            blob = _json_encode(plain)
+        except TypeError as e:
+            raise InvalidRecord(f"integration config is not storable: {e}") from None
+        return blob, sealed
+
+    @staticmethod
+    def _load_integration(conn: sqlite3.Connection, id: str) -> Integration | None:
+        row = conn.execute(f"SELECT {_INT_COLS} FROM integrations WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            return None
+        fields = tuple(
+            r[0]
+            for r in conn.execute(
+                "SELECT field FROM integration_secrets WHERE integration_id = ? ORDER BY field",
+                (id,),
+            )
+        )
+        iid, bu, provider, name, config, state, created, updated = row
+        return Integration(iid, bu, provider, name, _json_decode(config), state, fields,
+                           created, updated)
+
+    async def create_integration(
+        self,
+        business_unit: str,
+        provider: str,
+        name: str,
+        config: dict[str, Any],
+        *,
+        state: IntegrationState = "inactive",
+        id: str | None = None,
+    ) -> Integration:
+        if provider not in _PROVIDERS:
+            raise InvalidRecord(f"provider must be one of {', '.join(_PROVIDERS)}, got {provider!r}")
+        if state not in ("active", "inactive"):
+            raise InvalidRecord(f"a new integration is active or inactive, not {state!r}")
+        iid = id or new_id("int_")
+        blob, sealed = self._seal_secrets(iid, config)
+        t = now()
+
+        def op(conn: sqlite3.Connection) -> Integration:
+            conn.execute(
+                f"INSERT INTO integrations ({_INT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (iid, business_unit, provider, name, blob, state, t, t),
+            )
+            conn.executemany("INSERT INTO integration_secrets VALUES (?, ?, ?)", sealed)
+            return self._load_integration(conn, iid)  # type: ignore[return-value]
+
+        return await self._write(op)
+
+    async def update_integration(
+        self, id: str, *, name: str | None = None, config: dict[str, Any] | None = None
+    ) -> Integration:
+        blob, sealed = self._seal_secrets(id, config) if config is not None else (None, [])
+        t = now()
+
+        def op(conn: sqlite3.Connection) -> Integration:
+            cur = self._load_integration(conn, id)
+            if cur is None:
+                raise NotFound(f"no integration {id!r}")
+            if cur.state == "deleted":
+                raise Conflict(f"integration {id!r} is deleted")
+            conn.execute(
+                "UPDATE integrations SET name = coalesce(?, name), config = coalesce(?, config), "
+                "updated = ? WHERE id = ?",
+                (name, blob, t, id),
+            )
+            conn.executemany("INSERT OR REPLACE INTO integration_secrets VALUES (?, ?, ?)", sealed)
+            return self._load_integration(conn, id)  # type: ignore[return-value]
+
+        return await self._write(op)
+
+    async def set_integration_state(self, id: str, state: IntegrationState) -> Integration:
+        if state not in _INTEGRATION_STATES:
+            raise InvalidRecord(
+                f"state must be one of {', '.join(_INTEGRATION_STATES)}, got {state!r}"
+            )
+        t = now()
+
+        def op(conn: sqlite3.Connection) -> Integration:
+            cur = self._load_integration(conn, id)
+            if cur is None:
+                raise NotFound(f"no integration {id!r}")
+            if cur.state == "deleted":
+                raise Conflict(f"integration {id!r} is deleted")
+            conn.execute(
+                "UPDATE integrations SET state = ?, updated = ? WHERE id = ?", (state, t, id)
+            )
+            if state == "deleted":
+                # S12: its numbers leave the inventory, it can't send any more, and
+                # nothing needs its credentials again.
+                conn.execute("DELETE FROM numbers WHERE integration_id = ?", (id,))
+                conn.execute("DELETE FROM integration_secrets WHERE integration_id = ?", (id,))
+                stranded = conn.execute(
+                    f"UPDATE segments SET state = 'failed', generic_cause = 'integration_deleted',"
+                    f" updated = ? WHERE integration_id = ? AND state IN ('queued', 'in_flight')"
+                    f" RETURNING {_SEG_COLS}",
+                    (t, id),
+                ).fetchall()
+                for row in stranded:
+                    seg = _segment(row)
+                    self._after_segment_change(conn, seg, t)
+            return self._load_integration(conn, id)  # type: ignore[return-value]
+
+        return await self._write(op)
+
+    async def get_integration(self, id: str) -> Integration | None:
+        return await self._read(self._load_integration, id)
+
+    async def list_integrations(
+        self, business_unit: str | None = None, *, include_deleted: bool = False
+    ) -> list[Integration]:
+        def q(conn: sqlite3.Connection) -> list[Integration]:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM integrations WHERE (?1 IS NULL OR business_unit = ?1) "
+                    "AND (?2 OR state != 'deleted') ORDER BY created, id",
+                    (business_unit, include_deleted),
+                )
+            ]
+            return [self._load_integration(conn, i) for i in ids]  # type: ignore[misc]
+
+        return await self._read(q)
+
+    async def reveal_secrets(self, id: str) -> dict[str, Secret]:
+        """The integration's secrets, decrypted. The only read path to them."""
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT field, ciphertext FROM integration_secrets WHERE integration_id = ?",
+                (id,),
+            ).fetchall()
+        )
+        return {f: self._box.open(ct, integration_id=id, field=f) for f, ct in rows}
+
+    # --- numbers --------------------------------------------------------------------
+
+    @staticmethod
+    def _number_row(n: Number, t: float, created: float | None = None) -> tuple:
+        return (
+            n.number, n.type, n.integration, n.business_unit, n.display_name,
+            None if n.keywords is None else _json_encode(n.keywords),
+            int(n.enabled), created if created is not None else t, t,
+        )
+
+    @staticmethod
+    def _check_number(n: Number) -> None:
+        if not n.number:
+            raise InvalidRecord("missing sender ID")  # N5
+        if n.type == "short_code" and n.keywords is None:
+            raise InvalidRecord(
+                "a short code needs its help, opt-out and opt-in keywords and replies (N4)"
+            )
+
+    async def add_number(self, number: Number) -> Number:
+        self._check_number(number)
+        t = now()
+        row = self._number_row(number, t)
+
+        def op(conn: sqlite3.Connection) -> Number:
+            st = conn.execute(
+                "SELECT state FROM integrations WHERE id = ?", (number.integration,)
+            ).fetchone()
+            if st is None or st[0] == "deleted":
+                raise NotFound(f"no integration {number.integration!r}")
+            if conn.execute("SELECT 1 FROM numbers WHERE number = ?", (number.number,)).fetchone():
+                raise Conflict(f"number {number.number!r} is already in the inventory")
+            conn.execute(f"INSERT INTO numbers ({_NUM_COLS}) VALUES (?,?,?,?,?,?,?,?,?)", row)
+            return _number(row)
+
+        return await self._write(op)
+
+    async def update_number(self, number: Number) -> Number:
+        self._check_number(number)
+        t = now()
+
+        def op(conn: sqlite3.Connection) -> Number:
+            cur = conn.execute(
+                "SELECT created FROM numbers WHERE number = ?", (number.number,)
+            ).fetchone()
+            if cur is None:
+                raise NotFound(f"no number {number.number!r}")
+            st = conn.execute(
+                "SELECT state FROM integrations WHERE id = ?", (number.integration,)
+            ).fetchone()
+            if st is None or st[0] == "deleted":
+                raise NotFound(f"no integration {number.integration!r}")
+            row = self._number_row(number, t, cur[0])
+            conn.execute(
+                "UPDATE numbers SET type = ?, integration_id = ?, business_unit = ?, "
+                "display_name = ?, keywords = ?, enabled = ?, updated = ? WHERE number = ?",
+                (*row[1:7], t, number.number),
+            )
+            return _number(row)
+
+        return await self._write(op)
+
+    async def remove_number(self, number: str) -> bool:
+        return await self._write(
+            lambda c: c.execute("DELETE FROM numbers WHERE number = ?", (number,)).rowcount > 0
+        )
+
+    async def get_number(self, number: str) -> Number | None:
+        row = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_NUM_COLS} FROM numbers WHERE number = ?", (number,)
+            ).fetchone()
+        )
+        return None if row is None else _number(row)
+
+    async def list_numbers(
+        self, *, business_unit: str | None = None, integration: str | None = None
+    ) -> list[Number]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_NUM_COLS} FROM numbers WHERE (?1 IS NULL OR business_unit = ?1) "
+                f"AND (?2 IS NULL OR integration_id = ?2) ORDER BY number",
+                (business_unit, integration),
+            ).fetchall()
+        )
+        return [_number(r) for r in rows]
+
+    # --- messages -------------------------------------------------------------------
+
+    def _prepare_accept(
+        self, message: Message, segments: Sequence[Segment], idempotency_key: str | None
+    ) -> tuple[Message, tuple, list[tuple]]:
+        if message.direction != "mt":
+            raise InvalidRecord("accept_message takes outbound (mt) messages")
+        if message.segment_count != len(segments) or not segments:
+            raise InvalidRecord(
+                f"segment_count is {message.segment_count} but {len(segments)} segments given"
+            )
+        t = now()
+        msg = msgspec.structs.replace(
+            message,
+            id=message.id or new_id("msg_"),
+            state="queued",
+            idempotency_key=idempotency_key,
+            created=t,
+            updated=t,
+        )
+        mrow = (
+            msg.id, "mt", msg.integration, msg.business_unit, msg.source, msg.destination,
+            msg.text, msg.encoding, msg.dcs, msg.segment_count, "queued", None, None,
+            msg.client_ref, idempotency_key, t, t,
+        )
+        srows = [
+            (msg.id, s.index, s.short_message, s.esm_class, s.dcs, s.sar_ref, s.sar_total,
+             s.sar_seq, msg.integration, t)
+            for s in segments
+        ]
+        return msg, mrow, srows
+
+    def _remember(self, message_id: str, info: tuple[str, str | None, int]) -> None:
+        if len(self._msg_info) >= MSG_INFO_CACHE:
+            self._msg_info.clear()
+        self._msg_info[message_id] = info
+
+    def _accept_op(self, conn: sqlite3.Connection, msg: Message, mrow: tuple, srows: list[tuple],
+                   check_opt_out: bool) -> Accepted:
+        # One statement for the three checks: it runs for every message.
+        state, opted_out, first = conn.execute(
+            "SELECT (SELECT state FROM integrations WHERE id = ?), "
+            "EXISTS (SELECT 1 FROM opt_outs WHERE sender = ? AND recipient = ?), "
+            "(SELECT id FROM messages WHERE business_unit = ? AND idempotency_key = ?)",
+            (msg.integration, msg.source if check_opt_out else None, msg.destination,
+             msg.business_unit, msg.idempotency_key),
+        ).fetchone()
+        if first is not None:
+            row = conn.execute(f"SELECT {_MSG_COLS} FROM messages WHERE id = ?",
+                               (first,)).fetchone()
+            return Accepted(_message(row), True)
+        if state is None or state == "deleted":
+            raise NotFound(f"no integration {msg.integration!r}")
+        if opted_out:
+            raise OptedOut(f"{msg.destination} opted out of messages from {msg.source}")
+        conn.execute(_SQL_INSERT_MESSAGE, mrow)
+        conn.executemany(_SQL_INSERT_SEGMENT, srows)
+        self._remember(msg.id, (msg.business_unit, msg.client_ref, msg.segment_count))
+        return Accepted(msg, False)
+
+    async def accept_message(
+        self,
+        message: Message,
+        segments: Sequence[Segment],
+        idempotency_key: str | None = None,
+        *,
+        check_opt_out: bool = True,
+    ) -> Accepted:
+        """Store an outbound message and its queued segments, atomically.
+
+        With an idempotency key already used in this business unit, nothing is
+        written and the first message comes back with `duplicate=True`. With
+        `check_opt_out`, a recipient opted out from the sender raises OptedOut
+        (the check and the insert are one transaction). A deleted or unknown
+        integration raises NotFound; an inactive one queues (S12)."""
+        msg, mrow, srows = self._prepare_accept(message, segments, idempotency_key)
+        return await self._write(self._accept_op, msg, mrow, srows, check_opt_out)
+
+    async def accept_messages(
+        self,
+        items: Sequence[tuple[Message, Sequence[Segment], str | None]],
+        *,
+        check_opt_out: bool = True,
+    ) -> list[Accepted | StoreError]:
+        prepared: list[Any] = []
+        for m, segs, key in items:
+            try:
+                prepared.append(self._prepare_accept(m, segs, key))
+            except StoreError as e:
+                prepared.append(e)
+
+        def op(conn: sqlite3.Connection) -> list[Accepted | StoreError]:
+            return [
+                p if isinstance(p, StoreError)
+                else _in_savepoint(self, conn, self._accept_op, conn, *p, check_opt_out)
+                for p in prepared
+            ]
+
+        return await self._write(op)
+
+    async def get_message(self, id: str) -> Message | None:
+        row = await self._read(
+            lambda c: c.execute(f"SELECT {_MSG_COLS} FROM messages WHERE id = ?", (id,)).fetchone()
+        )
+        return None if row is None else _message(row)
+
+    async def get_segments(self, message_id: str) -> list[Segment]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_SEG_COLS} FROM segments WHERE message_id = ? ORDER BY idx",
+                (message_id,),
+            ).fetchall()
+        )
+        return [_segment(r) for r in rows]
+
+    async def claim_segments(self, integration: str, limit: int) -> list[Segment]:
+        """Take up to `limit` of the oldest queued segments of an active
+        integration and mark them in_flight (attempts + 1). An inactive
+        integration's queue stays put (S12)."""
+        if limit < 1:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[Segment]:
+            st = conn.execute("SELECT state FROM integrations WHERE id = ?",
+                              (integration,)).fetchone()
+            if st is None or st[0] != "active":
+                return []
+            rows = conn.execute(
+                f"SELECT {_SEG_COLS_S}, m.source, m.destination FROM segments s "
+                f"JOIN messages m ON m.id = s.message_id "
+                f"WHERE s.integration_id = ? AND s.state = 'queued' ORDER BY s.id LIMIT ?",
+                (integration, limit),
+            ).fetchall()
+            if not rows:
+                return []
+            t = now()
+            conn.executemany(
+                "UPDATE segments SET state = 'in_flight', attempts = attempts + 1, updated = ? "
+                "WHERE id = ?",
+                [(t, r[0]) for r in rows],
+            )
+            # Columns 10 (state), 11 (attempts), 16 (updated) as just written.
+            return [
+                Segment(*r[:10], "in_flight", r[11] + 1, *r[12:16], t, r[17], r[18])
+                for r in rows
+            ]
+
+        return await self._write(op)
+
+    # --- submit results, receipts, roll-up ------------------------------------------
+
+    def _after_segment_change(self, conn: sqlite3.Connection, seg: Segment, t: float
+                              ) -> tuple[str, int]:
+        """Roll the message state up from its segments (S13) and append the
+        segment's `status` event. Returns (message state, event cursor).
+
+        Rule: any segment failed -> failed (a message missing a part can't be
+        delivered whole); every segment delivered -> delivered; any segment
+        submitted or delivered -> en_route; else queued. A failed message stays
+        failed. The message takes the generic code/cause of the segment that
+        made it final."""
+        info = self._msg_info.get(seg.message_id)
+        if info is None:
+            info = conn.execute(
+                "SELECT business_unit, client_ref, segment_count FROM messages WHERE id = ?",
+                (seg.message_id,),
+            ).fetchone()
+            self._remember(seg.message_id, info)
+        bu, client_ref, count = info
+        if count == 1:
+            new = _SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
+        else:
+            counts = dict(
+                conn.execute(
+                    "SELECT state, count(*) FROM segments WHERE message_id = ? GROUP BY state",
+                    (seg.message_id,),
+                ).fetchall()
+            )
+            if counts.get("failed"):
+                new = "failed"
+            elif counts.get("delivered", 0) == count:
+                new = "delivered"
+            elif counts.get("submitted") or counts.get("delivered"):
+                new = "en_route"
+            else:
+                new = "queued"
+        final = new in ("delivered", "failed")
+        # A failed message stays failed; the update says whether the state moved.
+        changed = conn.execute(
+            "UPDATE messages SET state = ?, generic_code = ?, generic_cause = ?, updated = ? "
+            "WHERE id = ? AND state != ? AND state != 'failed'",
+            (new, seg.generic_code if final else None, seg.generic_cause if final else None,
+             t, seg.message_id, new),
+        ).rowcount > 0
+        if not changed and new != "failed":
+            new = conn.execute("SELECT state FROM messages WHERE id = ?",
+                               (seg.message_id,)).fetchone()[0]
+        if final:
+            self._msg_info.pop(seg.message_id, None)
+        payload = {
+            "message_id": seg.message_id,
+            "client_ref": client_ref,
+            "segment_index": seg.index,
+            "segment_count": count,
+            "segment_state": seg.state,
+            "message_state": new,
+            "message_state_changed": changed,
+            "generic_code": seg.generic_code,
+            "generic_cause": seg.generic_cause,
+            "vendor_code": seg.vendor_code,
+            "vendor_message_id": seg.vendor_message_id,
+        }
+        cursor = conn.execute(_SQL_INSERT_EVENT, (bu, "status", _json_encode(payload), t)).lastrowid
+        return new, cursor  # type: ignore[return-value]
+
+    def _submit_op(self, conn: sqlite3.Connection, segment_id: int,
+                   vendor_message_id: str | None, error: SubmitError | None) -> Segment:
+        t = now()
+        if error is None:
+            if not vendor_message_id:
+                raise InvalidRecord("a successful submit needs the vendor message id")
+            row = conn.execute(
+                f"UPDATE segments SET state = 'submitted', vendor_message_id = ?, updated = ? "
+                f"WHERE id = ? AND state = 'in_flight' RETURNING {_SEG_COLS}",
+                (vendor_message_id, t, segment_id),
+            ).fetchone()
+        else:
+            row = conn.execute(
+                f"UPDATE segments SET state = ?, generic_code = ?, generic_cause = ?, "
+                f"vendor_code = ?, updated = ? WHERE id = ? AND state = 'in_flight' "
+                f"RETURNING {_SEG_COLS}",
+                ("failed" if error.permanent else "queued", error.generic_code,
+                 error.generic_cause, error.vendor_code, t, segment_id),
+            ).fetchone()
+        if row is None:
+            raise Conflict(f"segment {segment_id} is not in flight")
+        seg = _segment(row)
+        if seg.state != "queued":  # a transient error just requeues: nothing to tell
+            self._after_segment_change(conn, seg, t)
+        return seg
+
+    async def record_submit(
+        self,
+        segment_id: int,
+        vendor_message_id: str | None = None,
+        error: SubmitError | None = None,
+    ) -> Segment:
+        """The answer to a claimed segment's submit_sm: its vendor id (-> submitted,
+        message en_route, status event), or an error: permanent -> failed (message
+        failed, status event); transient -> back to queued for another attempt."""
+        return await self._write(self._submit_op, segment_id, vendor_message_id, error)
+
+    async def record_submits(self, outcomes: Sequence[SubmitOutcome]) -> list[Segment | StoreError]:
+        def op(conn: sqlite3.Connection) -> list[Segment | StoreError]:
+            return [
+                _in_savepoint(self, conn, self._submit_op, conn, o.segment_id, o.vendor_message_id,
+                              o.error)
+                for o in outcomes
+            ]
+
+        return await self._write(op)
+
+    @staticmethod
+    def _find_by_vendor_id(conn: sqlite3.Connection, integration: str, keys: Sequence[str]
+                           ) -> Segment | None:
+        # The receipt helper lists its keys best first (the id exactly as sent,
+        # then normalised forms): the first key that matches wins.
+        for key in keys:
+            row = conn.execute(
+                f"SELECT {_SEG_COLS} FROM segments WHERE integration_id = ? "
+                f"AND vendor_message_id = ? ORDER BY id DESC LIMIT 1",
+                (integration, key),
+            ).fetchone()
+            if row is not None:
+                return _segment(row)
+        return None
+
+    async def find_segment_by_vendor_id(self, integration: str, keys: Sequence[str]
+                                        ) -> Segment | None:
+        return await self._read(self._find_by_vendor_id, integration, list(keys))
+
+    def _receipt_op(self, conn: sqlite3.Connection, r: Receipt) -> ReceiptResult:
+        t = now()
+        # Usual case in one statement: the first key names a segment not yet final.
+        if r.segment_id is not None:
+            where, params = "id = ?", (r.segment_id,)
+        elif r.vendor_ids:
+            where = ("id = (SELECT id FROM segments WHERE integration_id = ? "
+                     "AND vendor_message_id = ? ORDER BY id DESC LIMIT 1)")
+            params = (r.integration, r.vendor_ids[0])
+        else:
+            return ReceiptResult(None)
+        row = conn.execute(
+            f"UPDATE segments SET state = ?, generic_code = ?, generic_cause = ?, "
+            f"vendor_code = ?, updated = ? WHERE {where} "
+            f"AND state NOT IN ('delivered', 'failed') RETURNING {_SEG_COLS}",
+            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, *params),
+        ).fetchone()
+        if row is not None:
+            seg = _segment(row)
+            state, cursor = self._after_segment_change(conn, seg, t)
+            return ReceiptResult(seg, state, cursor)  # type: ignore[arg-type]
+        if r.segment_id is not None:
+            row = conn.execute(f"SELECT {_SEG_COLS} FROM segments WHERE id = ?",
+                               (r.segment_id,)).fetchone()
+            seg = None if row is None else _segment(row)
+        else:
+            seg = self._find_by_vendor_id(conn, r.integration, r.vendor_ids)
+        if seg is None:
+            return ReceiptResult(None)
+        if seg.state in ("delivered", "failed"):
+            # A repeated receipt (the SMSC redelivers when our deliver_sm_resp was
+            # lost): already recorded, say nothing new.
+            state = conn.execute("SELECT state FROM messages WHERE id = ?",
+                                 (seg.message_id,)).fetchone()[0]
+            return ReceiptResult(seg, state, None)
+        row = conn.execute(
+            f"UPDATE segments SET state = ?, generic_code = ?, generic_cause = ?, "
+            f"vendor_code = ?, updated = ? WHERE id = ? RETURNING {_SEG_COLS}",
+            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, seg.id),
+        ).fetchone()
+        seg = _segment(row)
+        state, cursor = self._after_segment_change(conn, seg, t)
+        return ReceiptResult(seg, state, cursor)  # type: ignore[arg-type]
+
+    async def record_receipt(self, receipt: Receipt) -> ReceiptResult:
+        """Update the receipt's segment, roll the message state up, and append the
+        `status` event, in one transaction. No match -> ReceiptResult(None)."""
+        return await self._write(self._receipt_op, receipt)
+
+    async def record_receipts(self, receipts: Sequence[Receipt]
+                              ) -> list[ReceiptResult | StoreError]:
+        def op(conn: sqlite3.Connection) -> list[ReceiptResult | StoreError]:
+            return [_in_savepoint(self, conn, self._receipt_op, conn, r) for r in receipts]
+
+        return await self._write(op)
+
+    async def record_inbound(self, message: Message, payload: dict[str, Any]) -> Event:
+        """An MO message and its `inbound` event (payload + message_id), committed
+        together: answer the deliver_sm only after this returns."""
+        t = now()
+        msg = msgspec.structs.replace(
+            message, id=message.id or new_id("msg_"), direction="mo", state="received",
+            created=t, updated=t,
+        )
+        mrow = (
+            msg.id, "mo", msg.integration, msg.business_unit, msg.source, msg.destination,
+            msg.text, msg.encoding, msg.dcs, msg.segment_count, "received", None, None,
+            msg.client_ref, None, t, t,
+        )
+        full = {**payload, "message_id": msg.id}
+        blob = _json_encode(full)
+
+        def op(conn: sqlite3.Connection) -> Event:
+            conn.execute(_SQL_INSERT_MESSAGE, mrow)
+            cursor = conn.execute(
+                _SQL_INSERT_EVENT, (msg.business_unit, "inbound", blob, t)
+            ).lastrowid
+            return Event(cursor, msg.business_unit, "inbound", full, t)  # type: ignore[arg-type]
+
+        return await self._write(op)
+
+    # --- events ---------------------------------------------------------------------
+
+    async def append_events(self, events: Sequence[NewEvent]) -> list[int]:
+        """Append events; returns their cursors, increasing in the given order."""
+        if not events:
+            return []
+        t = now()
+        rows = [(e.business_unit, e.type, _json_encode(e.payload), t) for e in events]
+
+        def op(conn: sqlite3.Connection) -> list[int]:
+            conn.executemany(_SQL_INSERT_EVENT, rows)
+            # One writer, inside one transaction: AUTOINCREMENT gave these rows
+            # consecutive cursors ending at last_insert_rowid().
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            return list(range(last - len(rows) + 1, last + 1))
+
+        return await self._write(op)
+
+    async def events_after(self, business_unit: str, cursor: int, limit: int) -> list[Event]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_EVT_COLS} FROM events WHERE business_unit = ? AND cursor > ? "
+                f"ORDER BY cursor LIMIT ?",
+                (business_unit, cursor, limit),
+            ).fetchall()
+        )
+        return [_event(r) for r in rows]
+
+    async def ack(self, consumer: str, cursor: int) -> int:
+        """Record that `consumer` has everything up to `cursor`. Acks only move
+        forward (a late, smaller ack is ignored); returns the stored cursor."""
+        return await self._write(
+            lambda c: c.execute(
+                "INSERT INTO consumers VALUES (?, ?) ON CONFLICT (consumer) "
+                "DO UPDATE SET cursor = max(cursor, excluded.cursor) RETURNING cursor",
+                (consumer, cursor),
+            ).fetchone()[0]
+        )
+
+    async def last_ack(self, consumer: str) -> int:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT cursor FROM consumers WHERE consumer = ?", (consumer,)
+            ).fetchone()
+        )
+        return 0 if row is None else row[0]
+
+    # --- compliance -----------------------------------------------------------------
+
+    async def set_opt_out(self, sender: str, recipient: str, opted_out: bool) -> None:
+        t = now()
+        if opted_out:
+            await self._write(
+                lambda c: c.execute(
+                    "INSERT OR IGNORE INTO opt_outs VALUES (?, ?, ?)", (sender, recipient, t)
+                )
+            )
+        else:
+            await self._write(
+                lambda c: c.execute(
+                    "DELETE FROM opt_outs WHERE sender = ? AND recipient = ?", (sender, recipient)
+                )
+            )
+
+    async def is_opted_out(self, sender: str, recipient: str) -> bool:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT 1 FROM opt_outs WHERE sender = ? AND recipient = ?", (sender, recipient)
+            ).fetchone()
+        )
+        return row is not None
+
+    # --- API keys -------------------------------------------------------------------
+
+    async def create_api_key(self, business_unit: str, name: str) -> tuple[ApiKey, str]:
+        """A new key; the plaintext token is returned here once and never stored
+        (only its sha256: the token is 256 random bits, so a fast hash is enough —
+        there is nothing to brute-force)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+        key = ApiKey(new_id("key_"), business_unit, name,
+                     hashlib.sha256(token.encode()).digest(), now(), None)
+        await self._write(
+            lambda c: c.execute(
+                f"INSERT INTO api_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                msgspec.structs.astuple(key),
+            )
+        )
+        return key, token
+
+    async def verify_api_key(self, token: str) -> ApiKey | None:
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+            return None
+        digest = hashlib.sha256(token.encode()).digest()
+        row = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_KEY_COLS} FROM api_keys WHERE hash = ?", (digest,)
+            ).fetchone()
+        )
+        if row is None or not hmac.compare_digest(row[3], digest):
+            return None
+        key = _api_key(row)
+        return None if key.revoked is not None else key
+
+    async def revoke_api_key(self, id: str) -> bool:
+        t = now()
+        return await self._write(
+            lambda c: c.execute(
+                "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (t, id)
+            ).rowcount > 0
+        )
+
+    async def list_api_keys(self, business_unit: str) -> list[ApiKey]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_KEY_COLS} FROM api_keys WHERE business_unit = ? ORDER BY created",
+                (business_unit,),
+            ).fetchall()
+        )
+        return [_api_key(r) for r in rows]
+
+
+def _in_savepoint(store: SqliteStore, conn: sqlite3.Connection, fn: Callable[..., Any],
+                  *args: Any) -> Any:
+    """One item of a batch op. On the writer's optimistic pass it just runs (an
+    error aborts the pass, see `_run_batch`); on the careful pass it gets its
+    own savepoint and its error is returned, not raised."""
+    if not store._careful:
+        return fn(*args)
+    conn.execute("SAVEPOINT item")
+    try:
+        result = fn(*args)
+    except (StoreError, sqlite3.Error) as e:
+        if not conn.in_transaction:
+            raise  # the whole transaction is gone: fail the op, not just the item
+        conn.execute("ROLLBACK TO item")
+        result = _translate(e)
+    conn.execute("RELEASE item")
+    return result
+
+
+@asynccontextmanager
+async def open_sqlite_store(
+    path: str | os.PathLike[str],
+    *,
+    key: bytes | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+    synchronous: str = "FULL",
+    max_batch: int = MAX_BATCH,
+) -> AsyncIterator[SqliteStore]:
+    """Open (creating or migrating) the store at `path` and run its writer.
+
+    The secret key is `key` (32 bytes), else read from `key_file`, else from
+    $BYOSMS_SECRET_KEY; without one, or with a different key than the database
+    was created with, this raises SecretKeyError before anything is served.
+    Leaving the block cancels the writer after its current transaction."""
+    path = os.fspath(path)
+    if path == ":memory:" or path.startswith("file::memory:"):
+        raise ValueError("the SQLite store needs a file: an in-memory database is not durable "
+                         "and its read connection would not see the writer's data")
+    if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
+    if max_batch < 1 or max_batch == math.inf:
+        raise ValueError("max_batch must be a positive integer")
+    box = SecretBox(key if key is not None else load_key(key_file))
+    store = await trio.to_thread.run_sync(
+        SqliteStore._open, path, box, synchronous.upper(), max_batch
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store._writer)
+            try:
+                yield store
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        store._closed = True
+        with trio.CancelScope(shield=True):
+            # Holding the read limiter too: no read is running on a connection we close.
+            async with store._rlimiter:
+                await trio.to_thread.run_sync(store._close_connections, limiter=store._wlimiter)
