@@ -810,23 +810,23 @@ fn encode_sm<'py>(
     tlvs: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let sm = pdu::Sm {
-        service_type: latin1_bytes(py, service_type, "service_type")?,
+        service_type: latin1_bytes(py, service_type, "service_type")?.into(),
         source_addr_ton,
         source_addr_npi,
-        source_addr: latin1_bytes(py, source_addr, "source_addr")?,
+        source_addr: latin1_bytes(py, source_addr, "source_addr")?.into(),
         dest_addr_ton,
         dest_addr_npi,
-        destination_addr: latin1_bytes(py, destination_addr, "destination_addr")?,
+        destination_addr: latin1_bytes(py, destination_addr, "destination_addr")?.into(),
         esm_class,
         protocol_id,
         priority_flag,
-        schedule_delivery_time: latin1_bytes(py, schedule_delivery_time, "schedule_delivery_time")?,
-        validity_period: latin1_bytes(py, validity_period, "validity_period")?,
+        schedule_delivery_time: latin1_bytes(py, schedule_delivery_time, "schedule_delivery_time")?.into(),
+        validity_period: latin1_bytes(py, validity_period, "validity_period")?.into(),
         registered_delivery,
         replace_if_present_flag: 0,
         data_coding,
         sm_default_msg_id: 0,
-        short_message: short_message.to_vec(),
+        short_message: short_message.into(),
         tlvs: match tlvs {
             Some(t) => tlvs_arg(t)?,
             None => Vec::new(),
@@ -949,7 +949,7 @@ fn message_id_resp<'py>(
     command_status: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let body = pdu::MessageIdResp {
-        message_id: latin1_bytes(py, message_id, "message_id")?,
+        message_id: latin1_bytes(py, message_id, "message_id")?.into(),
         tlvs: Vec::new(),
     };
     encode_to_bytes(
