@@ -777,6 +777,93 @@ body_impl!(Sm {
     short_message: ShortMessage,
 } tlvs: yes);
 
+/// Unchecked-error cursor for the fast decode path: every read is still
+/// bounds-checked, but a failure is just `None` (no error value built or
+/// moved), and the caller re-runs the checked `Reader` to produce the error.
+struct Fast<'a>(&'a [u8]);
+
+impl<'a> Fast<'a> {
+    #[inline(always)]
+    fn u8(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    /// Same acceptance as `Reader::cstr(max, _, false)`: a NUL within the
+    /// first `max` octets.
+    #[inline(always)]
+    fn cstr(&mut self, max: usize) -> Option<&'a [u8]> {
+        let window = self.0.get(..self.0.len().min(max))?;
+        let n = window.iter().position(|&b| b == 0)?;
+        let s = self.0.get(..n)?;
+        self.0 = self.0.get(n + 1..)?;
+        Some(s)
+    }
+
+    /// A Time field: NULL or exactly TIME_LEN characters (as `check_time`).
+    #[inline(always)]
+    fn time(&mut self) -> Option<&'a [u8]> {
+        let s = self.cstr(TIME_LEN + 1)?;
+        (s.is_empty() || s.len() == TIME_LEN).then_some(s)
+    }
+}
+
+impl Sm {
+    /// submit_sm / deliver_sm are the hot path: the mandatory fields read
+    /// straight into a new box, without the per-field `Result<_, CodecError>`
+    /// plumbing of `read`. Accepts exactly what `read` accepts for the
+    /// mandatory part (same limits, same order); on anything else it gives
+    /// None and `read` runs to report the exact error.
+    #[inline]
+    fn read_fast(data: &[u8]) -> Option<(Box<Sm>, &[u8])> {
+        let mut f = Fast(data);
+        let service_type = f.cstr(SERVICE_TYPE_MAX)?;
+        let source_addr_ton = f.u8()?;
+        let source_addr_npi = f.u8()?;
+        let source_addr = f.cstr(SM_ADDR_MAX)?;
+        let dest_addr_ton = f.u8()?;
+        let dest_addr_npi = f.u8()?;
+        let destination_addr = f.cstr(SM_ADDR_MAX)?;
+        let esm_class = f.u8()?;
+        let protocol_id = f.u8()?;
+        let priority_flag = f.u8()?;
+        let schedule_delivery_time = f.time()?;
+        let validity_period = f.time()?;
+        let registered_delivery = f.u8()?;
+        let replace_if_present_flag = f.u8()?;
+        let data_coding = f.u8()?;
+        let sm_default_msg_id = f.u8()?;
+        let n = usize::from(f.u8()?);
+        if n > SHORT_MESSAGE_MAX {
+            return None;
+        }
+        let short_message = f.0.get(..n)?;
+        let rest = f.0.get(n..)?;
+        // Filled in place: building the struct by value would move its
+        // inline buffers (several hundred octets) twice.
+        let mut b = Box::<Sm>::default();
+        b.service_type.set(service_type);
+        b.source_addr_ton = source_addr_ton;
+        b.source_addr_npi = source_addr_npi;
+        b.source_addr.set(source_addr);
+        b.dest_addr_ton = dest_addr_ton;
+        b.dest_addr_npi = dest_addr_npi;
+        b.destination_addr.set(destination_addr);
+        b.esm_class = esm_class;
+        b.protocol_id = protocol_id;
+        b.priority_flag = priority_flag;
+        b.schedule_delivery_time.set(schedule_delivery_time);
+        b.validity_period.set(validity_period);
+        b.registered_delivery = registered_delivery;
+        b.replace_if_present_flag = replace_if_present_flag;
+        b.data_coding = data_coding;
+        b.sm_default_msg_id = sm_default_msg_id;
+        b.short_message.set(short_message);
+        Some((b, rest))
+    }
+}
+
 /// submit_sm_resp, deliver_sm_resp, data_sm_resp (spec 4.4.2, 4.6.2, 4.7.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct MessageIdResp {
@@ -1104,7 +1191,13 @@ impl Body {
                 Body::BindResp(BindResp::read(r)?)
             }
             OUTBIND => Body::Outbind(Outbind::read(r)?),
-            SUBMIT_SM | DELIVER_SM => Body::Sm(Sm::read(r)?),
+            SUBMIT_SM | DELIVER_SM => match Sm::read_fast(r.rest()) {
+                Some((mut b, tlvs)) => {
+                    tlv::decode_area(tlvs, &mut b.tlvs)?;
+                    Body::Sm(b)
+                }
+                None => Body::Sm(Sm::read(r)?),
+            },
             SUBMIT_SM_RESP | DELIVER_SM_RESP | DATA_SM_RESP => {
                 Body::MessageIdResp(MessageIdResp::read(r)?)
             }
@@ -1329,6 +1422,41 @@ pub fn encode(pdu: &Pdu) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast submit_sm/deliver_sm reader must agree with the checked one
+    /// on every input: same body when both succeed, and it must never accept
+    /// what the checked reader refuses (it then falls back to it).
+    #[test]
+    fn fast_sm_reader_agrees_with_checked_reader() {
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for p in [sm(), Sm { schedule_delivery_time: Default::default(), ..sm() }] {
+            let pdu = Pdu { command_id: SUBMIT_SM, command_status: 0, sequence_number: 1, body: Body::Sm(Box::new(p)) };
+            bodies.push(encode(&pdu).unwrap()[HEADER_LEN..].to_vec());
+        }
+        let mut cases = Vec::new();
+        for b in &bodies {
+            for n in 0..=b.len() {
+                cases.push(b[..n].to_vec());
+            }
+            for i in 0..b.len() {
+                for v in [0x00, 0x01, 0x10, 0x7F, 0xFF] {
+                    let mut m = b.clone();
+                    m[i] = v;
+                    cases.push(m);
+                }
+            }
+        }
+        for c in &cases {
+            let checked = Sm::read(&mut Reader::new(c));
+            let fast = Sm::read_fast(c).map(|(mut b, rest)| tlv::decode_area(rest, &mut b.tlvs).map(|()| b));
+            match (fast, checked) {
+                (None, _) => {}
+                (Some(f), ch) => assert_eq!(f, ch, "input {c:?}"),
+            }
+            // And the public path gives exactly the checked result.
+            assert_eq!(Body::read(SUBMIT_SM, &mut Reader::new(c)), Sm::read(&mut Reader::new(c)).map(Body::Sm));
+        }
+    }
 
     fn sm() -> Sm {
         Sm {

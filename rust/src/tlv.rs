@@ -253,6 +253,19 @@ impl Tlv {
 /// A truncated header or a length running past the end of the PDU is
 /// ESME_RINVOPTPARSTREAM; a known tag with the wrong length is ESME_RINVPARLEN.
 pub fn decode_area(mut data: &[u8], out: &mut Vec<Tlv>) -> Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    // One exact allocation instead of growing: count the well-framed TLVs
+    // first (a header walk, no copies).
+    let mut count = 0;
+    let mut walk = data;
+    while let Some((head, rest)) = walk.split_first_chunk::<TLV_HEADER_LEN>() {
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        count += 1;
+        walk = rest.get(len..).unwrap_or(&[]);
+    }
+    out.reserve_exact(count);
     while !data.is_empty() {
         let Some((head, rest)) = data.split_first_chunk::<TLV_HEADER_LEN>() else {
             return Err(CodecError::new(

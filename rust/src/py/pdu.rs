@@ -17,6 +17,7 @@ use crate::pdu::{
     self, Body, DestAddress, FieldKind, FieldRef, FieldValue, Pdu, SetError, UnsuccessSme,
 };
 use crate::py::errors::to_pyerr;
+use crate::py::receipt::PyReceipt;
 use crate::status;
 use crate::tlv::{self, Tlv};
 
@@ -478,6 +479,17 @@ impl PyPdu {
             .map(|t| PyTlv { inner: t.clone() })
     }
 
+    /// The delivery receipt of a deliver_sm / data_sm (esm_class type 0x04
+    /// or a receipted_message_id TLV), parsed from short_message (or
+    /// message_payload) and the receipt TLVs in one call; None otherwise.
+    /// Raises SmppError for a malformed receipt, as `parse_receipt` does.
+    fn receipt(&self, py: Python<'_>) -> PyResult<Option<PyReceipt>> {
+        crate::receipt::receipt_of(&self.inner)
+            .transpose()
+            .map(|r| r.map(PyReceipt::from))
+            .map_err(|e| to_pyerr(py, e))
+    }
+
     fn encode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let mut out = Vec::with_capacity(self.inner.encoded_len());
         pdu::encode_into(&self.inner, &mut out).map_err(|e| to_pyerr(py, e))?;
@@ -614,7 +626,11 @@ impl PyPdu {
     }
     #[getter]
     fn short_message<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.field(py, "short_message")
+        // The hot getter: straight to the field rather than by name.
+        match self.inner.body.short_message() {
+            Some(b) => Ok(PyBytes::new(py, b).into_any()),
+            None => self.field(py, "short_message"),
+        }
     }
     #[getter]
     fn message_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
