@@ -112,6 +112,11 @@ class Pdu:
         """Optional parameters in wire order ([] for commands without any)."""
     def tlv(self, tag: int) -> Tlv | None:
         """The first TLV with this tag."""
+    def receipt(self) -> Receipt | None:
+        """The delivery receipt of a deliver_sm / data_sm (esm_class & 0x3C == 0x04, or a
+        receipted_message_id TLV), parsed from short_message (message_payload when it is empty)
+        and the receipted_message_id / message_state / network_error_code TLVs in one call.
+        None for other PDUs; raises SmppError for a malformed receipt, like ``parse_receipt``."""
     def encode(self) -> bytes: ...
     def to_dict(self) -> dict[str, Any]:
         """Keyword arguments that rebuild the PDU: ``Pdu(**p.to_dict()) == p``."""

@@ -231,9 +231,9 @@ mod tests {
         for i in 0..50u32 {
             let mut p = Pdu::new(if i % 3 == 0 { ENQUIRE_LINK } else { SUBMIT_SM }, i + 1).unwrap();
             if let Body::Sm(b) = &mut p.body {
-                b.source_addr = format!("src{i}").into_bytes();
-                b.destination_addr = b"447700900123".to_vec();
-                b.short_message = vec![b'a'; (i as usize * 7) % 200];
+                b.source_addr = format!("src{i}").into_bytes().into();
+                b.destination_addr = b"447700900123".to_vec().into();
+                b.short_message = vec![b'a'; (i as usize * 7) % 200].into();
                 b.tlvs.push(Tlv::new(0x1500, vec![i as u8; i as usize % 5]));
             }
             pdus.push(p);

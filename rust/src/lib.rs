@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod status;
+pub mod bytes;
 pub mod tlv;
 pub mod pdu;
 pub mod framer;

@@ -16,6 +16,7 @@
 //! - submit_sm_resp and deliver_sm_resp may carry TLVs (SMPP 5.0 peers send
 //!   them on 3.4 binds).
 
+use crate::bytes::SmallBytes;
 use crate::error::{CodecError, Result};
 use crate::status::*;
 use crate::tlv::{self, Tlv};
@@ -111,6 +112,19 @@ pub const DESTS_MAX: usize = 254;
 /// no_unsuccess of submit_multi_resp cannot exceed the destinations sent.
 pub const UNSUCCESS_MAX: usize = DESTS_MAX;
 
+/// Inline capacity of a C-Octet string field: covers the NUL-less maxima of
+/// addresses (20, spec 4.4.1), times (16, spec 7.1.1), service_type (5),
+/// system_id (15, spec 4.1.1) and the usual message_id; longer values
+/// (data_sm addresses, 64-octet ids) live on the heap.
+pub const CSTR_INLINE: usize = 30;
+
+/// A C-Octet string field's content, without the NUL.
+pub type CStrBytes = SmallBytes<CSTR_INLINE>;
+
+/// short_message: sm_length caps it at 254 octets (spec 5.2.21), so a
+/// decoded one is always inline.
+pub type SmBytes = SmallBytes<SHORT_MESSAGE_MAX>;
+
 /// dest_flag values of a submit_multi destination (spec 4.5.1.1).
 pub const DEST_FLAG_SME: u8 = 1;
 pub const DEST_FLAG_DL: u8 = 2;
@@ -144,10 +158,13 @@ pub fn field_status(field: &str) -> u32 {
     }
 }
 
+#[cold]
 fn err(field: &'static str, message: impl Into<String>) -> CodecError {
     CodecError::new(field_status(field), field, message)
 }
 
+#[cold]
+#[inline(never)]
 fn short_body(field: &'static str) -> CodecError {
     CodecError::new(
         ESME_RINVCMDLEN,
@@ -175,7 +192,7 @@ impl<'a> Reader<'a> {
         self.buf.is_empty()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u8(&mut self, field: &'static str) -> Result<u8> {
         let (&b, rest) = self.buf.split_first().ok_or_else(|| short_body(field))?;
         self.buf = rest;
@@ -298,7 +315,8 @@ pub enum SetError {
 
 /// Storage types of mandatory fields, tying each to its wire `FieldKind`.
 trait Field: Sized {
-    fn read(r: &mut Reader<'_>, kind: FieldKind, name: &'static str) -> Result<Self>;
+    /// Decodes into `self` in place, so inline buffers are not moved.
+    fn read(&mut self, r: &mut Reader<'_>, kind: FieldKind, name: &'static str) -> Result<()>;
     /// Checks the value against the spec limits (encode side).
     fn check(&self, kind: FieldKind, name: &'static str) -> Result<()>;
     /// Appends the wire form; only called after `check` passed.
@@ -309,9 +327,10 @@ trait Field: Sized {
 }
 
 impl Field for u8 {
-    #[inline]
-    fn read(r: &mut Reader<'_>, _: FieldKind, name: &'static str) -> Result<Self> {
-        r.u8(name)
+    #[inline(always)]
+    fn read(&mut self, r: &mut Reader<'_>, _: FieldKind, name: &'static str) -> Result<()> {
+        *self = r.u8(name)?;
+        Ok(())
     }
     fn check(&self, _: FieldKind, _: &'static str) -> Result<()> {
         Ok(())
@@ -358,33 +377,34 @@ fn check_time(s: &[u8], name: &'static str) -> Result<()> {
     check_cstr(s, TIME_LEN + 1, name)
 }
 
-impl Field for Vec<u8> {
+impl<const N: usize> Field for SmallBytes<N> {
     #[inline]
-    fn read(r: &mut Reader<'_>, kind: FieldKind, name: &'static str) -> Result<Self> {
-        match kind {
-            FieldKind::CStr { max } => Ok(r.cstr(max, name, false)?.to_vec()),
-            FieldKind::TailCStr { max } => Ok(r.cstr(max, name, true)?.to_vec()),
+    fn read(&mut self, r: &mut Reader<'_>, kind: FieldKind, name: &'static str) -> Result<()> {
+        let s = match kind {
+            FieldKind::CStr { max } => r.cstr(max, name, false)?,
+            FieldKind::TailCStr { max } => r.cstr(max, name, true)?,
             FieldKind::Time => {
                 let s = r.cstr(TIME_LEN + 1, name, false)?;
                 check_time(s, name)?;
-                Ok(s.to_vec())
+                s
             }
             FieldKind::ShortMessage => {
                 let n = usize::from(r.u8("sm_length")?);
                 if n > SHORT_MESSAGE_MAX {
                     return Err(err(name, format!("sm_length {n} over {SHORT_MESSAGE_MAX}")));
                 }
-                let s = r.take(n, name).map_err(|_| {
+                r.take(n, name).map_err(|_| {
                     CodecError::new(
                         ESME_RINVMSGLEN,
                         name,
                         format!("sm_length {n} runs past the PDU"),
                     )
-                })?;
-                Ok(s.to_vec())
+                })?
             }
-            _ => unreachable_kind(kind),
-        }
+            _ => return unreachable_kind(kind),
+        };
+        self.set(s);
+        Ok(())
     }
     fn check(&self, kind: FieldKind, name: &'static str) -> Result<()> {
         match kind {
@@ -422,7 +442,7 @@ impl Field for Vec<u8> {
     }
     fn put(v: FieldValue, _: &'static str) -> std::result::Result<Self, SetError> {
         match v {
-            FieldValue::Bytes(b) => Ok(b),
+            FieldValue::Bytes(b) => Ok(b.into()),
             _ => Err(SetError::Type("str or bytes")),
         }
     }
@@ -439,7 +459,7 @@ fn unreachable_kind<T>(kind: FieldKind) -> Result<T> {
 }
 
 impl Field for Vec<DestAddress> {
-    fn read(r: &mut Reader<'_>, _: FieldKind, name: &'static str) -> Result<Self> {
+    fn read(&mut self, r: &mut Reader<'_>, _: FieldKind, name: &'static str) -> Result<()> {
         let n = usize::from(r.u8("number_of_dests")?);
         if n == 0 || n > DESTS_MAX {
             return Err(err(
@@ -467,7 +487,8 @@ impl Field for Vec<DestAddress> {
                 }
             }
         }
-        Ok(v)
+        *self = v;
+        Ok(())
     }
     fn check(&self, _: FieldKind, name: &'static str) -> Result<()> {
         if self.is_empty() || self.len() > DESTS_MAX {
@@ -526,7 +547,7 @@ impl Field for Vec<DestAddress> {
 }
 
 impl Field for Vec<UnsuccessSme> {
-    fn read(r: &mut Reader<'_>, _: FieldKind, _: &'static str) -> Result<Self> {
+    fn read(&mut self, r: &mut Reader<'_>, _: FieldKind, _: &'static str) -> Result<()> {
         let n = usize::from(r.u8("no_unsuccess")?);
         let mut v = Vec::with_capacity(n);
         for _ in 0..n {
@@ -541,7 +562,8 @@ impl Field for Vec<UnsuccessSme> {
                 error_status_code,
             });
         }
-        Ok(v)
+        *self = v;
+        Ok(())
     }
     fn check(&self, _: FieldKind, name: &'static str) -> Result<()> {
         if self.len() > UNSUCCESS_MAX {
@@ -627,7 +649,7 @@ macro_rules! body_impl {
             /// rather than moved into its box.
             fn read(r: &mut Reader<'_>) -> Result<Box<Self>> {
                 let mut b = Box::<Self>::default();
-                $(b.$field = Field::read(r, $kind, stringify!($field))?;)*
+                $(Field::read(&mut b.$field, r, $kind, stringify!($field))?;)*
                 body_impl!(@tlvs $t, read, b, r);
                 Ok(b)
             }
@@ -676,13 +698,13 @@ macro_rules! body_impl {
 /// bind_transmitter, bind_receiver, bind_transceiver (spec 4.1.1, 4.1.3, 4.1.5).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Bind {
-    pub system_id: Vec<u8>,
-    pub password: Vec<u8>,
-    pub system_type: Vec<u8>,
+    pub system_id: CStrBytes,
+    pub password: CStrBytes,
+    pub system_type: CStrBytes,
     pub interface_version: u8,
     pub addr_ton: u8,
     pub addr_npi: u8,
-    pub address_range: Vec<u8>,
+    pub address_range: CStrBytes,
 }
 body_impl!(Bind {
     system_id: CStr { max: SYSTEM_ID_MAX },
@@ -697,7 +719,7 @@ body_impl!(Bind {
 /// bind_*_resp (spec 4.1.2, 4.1.4, 4.1.6); TLV sc_interface_version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct BindResp {
-    pub system_id: Vec<u8>,
+    pub system_id: CStrBytes,
     pub tlvs: Vec<Tlv>,
 }
 body_impl!(BindResp { system_id: TailCStr { max: SYSTEM_ID_MAX } } tlvs: yes);
@@ -705,8 +727,8 @@ body_impl!(BindResp { system_id: TailCStr { max: SYSTEM_ID_MAX } } tlvs: yes);
 /// outbind (spec 4.1.7).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Outbind {
-    pub system_id: Vec<u8>,
-    pub password: Vec<u8>,
+    pub system_id: CStrBytes,
+    pub password: CStrBytes,
 }
 body_impl!(Outbind {
     system_id: CStr { max: SYSTEM_ID_MAX },
@@ -716,23 +738,23 @@ body_impl!(Outbind {
 /// submit_sm and deliver_sm share one layout (spec 4.4.1, 4.6.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Sm {
-    pub service_type: Vec<u8>,
+    pub service_type: CStrBytes,
     pub source_addr_ton: u8,
     pub source_addr_npi: u8,
-    pub source_addr: Vec<u8>,
+    pub source_addr: CStrBytes,
     pub dest_addr_ton: u8,
     pub dest_addr_npi: u8,
-    pub destination_addr: Vec<u8>,
+    pub destination_addr: CStrBytes,
     pub esm_class: u8,
     pub protocol_id: u8,
     pub priority_flag: u8,
-    pub schedule_delivery_time: Vec<u8>,
-    pub validity_period: Vec<u8>,
+    pub schedule_delivery_time: CStrBytes,
+    pub validity_period: CStrBytes,
     pub registered_delivery: u8,
     pub replace_if_present_flag: u8,
     pub data_coding: u8,
     pub sm_default_msg_id: u8,
-    pub short_message: Vec<u8>,
+    pub short_message: SmBytes,
     pub tlvs: Vec<Tlv>,
 }
 body_impl!(Sm {
@@ -755,10 +777,97 @@ body_impl!(Sm {
     short_message: ShortMessage,
 } tlvs: yes);
 
+/// Unchecked-error cursor for the fast decode path: every read is still
+/// bounds-checked, but a failure is just `None` (no error value built or
+/// moved), and the caller re-runs the checked `Reader` to produce the error.
+struct Fast<'a>(&'a [u8]);
+
+impl<'a> Fast<'a> {
+    #[inline(always)]
+    fn u8(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    /// Same acceptance as `Reader::cstr(max, _, false)`: a NUL within the
+    /// first `max` octets.
+    #[inline(always)]
+    fn cstr(&mut self, max: usize) -> Option<&'a [u8]> {
+        let window = self.0.get(..self.0.len().min(max))?;
+        let n = window.iter().position(|&b| b == 0)?;
+        let s = self.0.get(..n)?;
+        self.0 = self.0.get(n + 1..)?;
+        Some(s)
+    }
+
+    /// A Time field: NULL or exactly TIME_LEN characters (as `check_time`).
+    #[inline(always)]
+    fn time(&mut self) -> Option<&'a [u8]> {
+        let s = self.cstr(TIME_LEN + 1)?;
+        (s.is_empty() || s.len() == TIME_LEN).then_some(s)
+    }
+}
+
+impl Sm {
+    /// submit_sm / deliver_sm are the hot path: the mandatory fields read
+    /// straight into a new box, without the per-field `Result<_, CodecError>`
+    /// plumbing of `read`. Accepts exactly what `read` accepts for the
+    /// mandatory part (same limits, same order); on anything else it gives
+    /// None and `read` runs to report the exact error.
+    #[inline]
+    fn read_fast(data: &[u8]) -> Option<(Box<Sm>, &[u8])> {
+        let mut f = Fast(data);
+        let service_type = f.cstr(SERVICE_TYPE_MAX)?;
+        let source_addr_ton = f.u8()?;
+        let source_addr_npi = f.u8()?;
+        let source_addr = f.cstr(SM_ADDR_MAX)?;
+        let dest_addr_ton = f.u8()?;
+        let dest_addr_npi = f.u8()?;
+        let destination_addr = f.cstr(SM_ADDR_MAX)?;
+        let esm_class = f.u8()?;
+        let protocol_id = f.u8()?;
+        let priority_flag = f.u8()?;
+        let schedule_delivery_time = f.time()?;
+        let validity_period = f.time()?;
+        let registered_delivery = f.u8()?;
+        let replace_if_present_flag = f.u8()?;
+        let data_coding = f.u8()?;
+        let sm_default_msg_id = f.u8()?;
+        let n = usize::from(f.u8()?);
+        if n > SHORT_MESSAGE_MAX {
+            return None;
+        }
+        let short_message = f.0.get(..n)?;
+        let rest = f.0.get(n..)?;
+        // Filled in place: building the struct by value would move its
+        // inline buffers (several hundred octets) twice.
+        let mut b = Box::<Sm>::default();
+        b.service_type.set(service_type);
+        b.source_addr_ton = source_addr_ton;
+        b.source_addr_npi = source_addr_npi;
+        b.source_addr.set(source_addr);
+        b.dest_addr_ton = dest_addr_ton;
+        b.dest_addr_npi = dest_addr_npi;
+        b.destination_addr.set(destination_addr);
+        b.esm_class = esm_class;
+        b.protocol_id = protocol_id;
+        b.priority_flag = priority_flag;
+        b.schedule_delivery_time.set(schedule_delivery_time);
+        b.validity_period.set(validity_period);
+        b.registered_delivery = registered_delivery;
+        b.replace_if_present_flag = replace_if_present_flag;
+        b.data_coding = data_coding;
+        b.sm_default_msg_id = sm_default_msg_id;
+        b.short_message.set(short_message);
+        Some((b, rest))
+    }
+}
+
 /// submit_sm_resp, deliver_sm_resp, data_sm_resp (spec 4.4.2, 4.6.2, 4.7.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct MessageIdResp {
-    pub message_id: Vec<u8>,
+    pub message_id: CStrBytes,
     pub tlvs: Vec<Tlv>,
 }
 body_impl!(MessageIdResp { message_id: TailCStr { max: MESSAGE_ID_MAX } } tlvs: yes);
@@ -766,21 +875,21 @@ body_impl!(MessageIdResp { message_id: TailCStr { max: MESSAGE_ID_MAX } } tlvs: 
 /// submit_multi (spec 4.5.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SubmitMulti {
-    pub service_type: Vec<u8>,
+    pub service_type: CStrBytes,
     pub source_addr_ton: u8,
     pub source_addr_npi: u8,
-    pub source_addr: Vec<u8>,
+    pub source_addr: CStrBytes,
     pub dest_addresses: Vec<DestAddress>,
     pub esm_class: u8,
     pub protocol_id: u8,
     pub priority_flag: u8,
-    pub schedule_delivery_time: Vec<u8>,
-    pub validity_period: Vec<u8>,
+    pub schedule_delivery_time: CStrBytes,
+    pub validity_period: CStrBytes,
     pub registered_delivery: u8,
     pub replace_if_present_flag: u8,
     pub data_coding: u8,
     pub sm_default_msg_id: u8,
-    pub short_message: Vec<u8>,
+    pub short_message: SmBytes,
     pub tlvs: Vec<Tlv>,
 }
 body_impl!(SubmitMulti {
@@ -804,7 +913,7 @@ body_impl!(SubmitMulti {
 /// submit_multi_resp (spec 4.5.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SubmitMultiResp {
-    pub message_id: Vec<u8>,
+    pub message_id: CStrBytes,
     pub unsuccess_smes: Vec<UnsuccessSme>,
 }
 body_impl!(SubmitMultiResp {
@@ -815,13 +924,13 @@ body_impl!(SubmitMultiResp {
 /// data_sm (spec 4.7.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct DataSm {
-    pub service_type: Vec<u8>,
+    pub service_type: CStrBytes,
     pub source_addr_ton: u8,
     pub source_addr_npi: u8,
-    pub source_addr: Vec<u8>,
+    pub source_addr: CStrBytes,
     pub dest_addr_ton: u8,
     pub dest_addr_npi: u8,
-    pub destination_addr: Vec<u8>,
+    pub destination_addr: CStrBytes,
     pub esm_class: u8,
     pub registered_delivery: u8,
     pub data_coding: u8,
@@ -843,10 +952,10 @@ body_impl!(DataSm {
 /// query_sm (spec 4.8.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct QuerySm {
-    pub message_id: Vec<u8>,
+    pub message_id: CStrBytes,
     pub source_addr_ton: u8,
     pub source_addr_npi: u8,
-    pub source_addr: Vec<u8>,
+    pub source_addr: CStrBytes,
 }
 body_impl!(QuerySm {
     message_id: CStr { max: MESSAGE_ID_MAX },
@@ -858,8 +967,8 @@ body_impl!(QuerySm {
 /// query_sm_resp (spec 4.8.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct QuerySmResp {
-    pub message_id: Vec<u8>,
-    pub final_date: Vec<u8>,
+    pub message_id: CStrBytes,
+    pub final_date: CStrBytes,
     pub message_state: u8,
     pub error_code: u8,
 }
@@ -873,14 +982,14 @@ body_impl!(QuerySmResp {
 /// cancel_sm (spec 4.9.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CancelSm {
-    pub service_type: Vec<u8>,
-    pub message_id: Vec<u8>,
+    pub service_type: CStrBytes,
+    pub message_id: CStrBytes,
     pub source_addr_ton: u8,
     pub source_addr_npi: u8,
-    pub source_addr: Vec<u8>,
+    pub source_addr: CStrBytes,
     pub dest_addr_ton: u8,
     pub dest_addr_npi: u8,
-    pub destination_addr: Vec<u8>,
+    pub destination_addr: CStrBytes,
 }
 body_impl!(CancelSm {
     service_type: CStr { max: SERVICE_TYPE_MAX },
@@ -896,15 +1005,15 @@ body_impl!(CancelSm {
 /// replace_sm (spec 4.10.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ReplaceSm {
-    pub message_id: Vec<u8>,
+    pub message_id: CStrBytes,
     pub source_addr_ton: u8,
     pub source_addr_npi: u8,
-    pub source_addr: Vec<u8>,
-    pub schedule_delivery_time: Vec<u8>,
-    pub validity_period: Vec<u8>,
+    pub source_addr: CStrBytes,
+    pub schedule_delivery_time: CStrBytes,
+    pub validity_period: CStrBytes,
     pub registered_delivery: u8,
     pub sm_default_msg_id: u8,
-    pub short_message: Vec<u8>,
+    pub short_message: SmBytes,
 }
 body_impl!(ReplaceSm {
     message_id: CStr { max: MESSAGE_ID_MAX },
@@ -923,10 +1032,10 @@ body_impl!(ReplaceSm {
 pub struct AlertNotification {
     pub source_addr_ton: u8,
     pub source_addr_npi: u8,
-    pub source_addr: Vec<u8>,
+    pub source_addr: CStrBytes,
     pub esme_addr_ton: u8,
     pub esme_addr_npi: u8,
-    pub esme_addr: Vec<u8>,
+    pub esme_addr: CStrBytes,
     pub tlvs: Vec<Tlv>,
 }
 body_impl!(AlertNotification {
@@ -1082,7 +1191,13 @@ impl Body {
                 Body::BindResp(BindResp::read(r)?)
             }
             OUTBIND => Body::Outbind(Outbind::read(r)?),
-            SUBMIT_SM | DELIVER_SM => Body::Sm(Sm::read(r)?),
+            SUBMIT_SM | DELIVER_SM => match Sm::read_fast(r.rest()) {
+                Some((mut b, tlvs)) => {
+                    tlv::decode_area(tlvs, &mut b.tlvs)?;
+                    Body::Sm(b)
+                }
+                None => Body::Sm(Sm::read(r)?),
+            },
             SUBMIT_SM_RESP | DELIVER_SM_RESP | DATA_SM_RESP => {
                 Body::MessageIdResp(MessageIdResp::read(r)?)
             }
@@ -1308,25 +1423,60 @@ pub fn encode(pdu: &Pdu) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// The fast submit_sm/deliver_sm reader must agree with the checked one
+    /// on every input: same body when both succeed, and it must never accept
+    /// what the checked reader refuses (it then falls back to it).
+    #[test]
+    fn fast_sm_reader_agrees_with_checked_reader() {
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for p in [sm(), Sm { schedule_delivery_time: Default::default(), ..sm() }] {
+            let pdu = Pdu { command_id: SUBMIT_SM, command_status: 0, sequence_number: 1, body: Body::Sm(Box::new(p)) };
+            bodies.push(encode(&pdu).unwrap()[HEADER_LEN..].to_vec());
+        }
+        let mut cases = Vec::new();
+        for b in &bodies {
+            for n in 0..=b.len() {
+                cases.push(b[..n].to_vec());
+            }
+            for i in 0..b.len() {
+                for v in [0x00, 0x01, 0x10, 0x7F, 0xFF] {
+                    let mut m = b.clone();
+                    m[i] = v;
+                    cases.push(m);
+                }
+            }
+        }
+        for c in &cases {
+            let checked = Sm::read(&mut Reader::new(c));
+            let fast = Sm::read_fast(c).map(|(mut b, rest)| tlv::decode_area(rest, &mut b.tlvs).map(|()| b));
+            match (fast, checked) {
+                (None, _) => {}
+                (Some(f), ch) => assert_eq!(f, ch, "input {c:?}"),
+            }
+            // And the public path gives exactly the checked result.
+            assert_eq!(Body::read(SUBMIT_SM, &mut Reader::new(c)), Sm::read(&mut Reader::new(c)).map(Body::Sm));
+        }
+    }
+
     fn sm() -> Sm {
         Sm {
-            service_type: b"CMT".to_vec(),
+            service_type: b"CMT".into(),
             source_addr_ton: 5,
             source_addr_npi: 0,
-            source_addr: b"byosms".to_vec(),
+            source_addr: b"byosms".into(),
             dest_addr_ton: 1,
             dest_addr_npi: 1,
-            destination_addr: b"447700900123".to_vec(),
+            destination_addr: b"447700900123".into(),
             esm_class: 0x40,
             protocol_id: 0,
             priority_flag: 1,
-            schedule_delivery_time: b"240101120000000+".to_vec(),
-            validity_period: b"000001000000000R".to_vec(),
+            schedule_delivery_time: b"240101120000000+".into(),
+            validity_period: b"000001000000000R".into(),
             registered_delivery: 1,
             replace_if_present_flag: 0,
             data_coding: 8,
             sm_default_msg_id: 0,
-            short_message: b"\x05\x00\x03\x2a\x02\x01hi".to_vec(),
+            short_message: b"\x05\x00\x03\x2a\x02\x01hi".into(),
             tlvs: vec![
                 Tlv::from_u16(tlv::SAR_MSG_REF_NUM, 42),
                 Tlv::new(0x1401, b"vendor".to_vec()),
@@ -1343,20 +1493,20 @@ mod tests {
             body,
         };
         let bind = Bind {
-            system_id: b"sysid_15_chars_".to_vec(),
-            password: b"secret12".to_vec(),
-            system_type: b"VMA".to_vec(),
+            system_id: b"sysid_15_chars_".into(),
+            password: b"secret12".into(),
+            system_type: b"VMA".into(),
             interface_version: 0x34,
             addr_ton: 1,
             addr_npi: 1,
-            address_range: b"^44".to_vec(),
+            address_range: b"^44".into(),
         };
         let bind_resp = BindResp {
-            system_id: b"SMSC".to_vec(),
+            system_id: b"SMSC".into(),
             tlvs: vec![Tlv::from_u8(tlv::SC_INTERFACE_VERSION, 0x34)],
         };
         let msg_resp = MessageIdResp {
-            message_id: b"0123456789abcdef".to_vec(),
+            message_id: b"0123456789abcdef".into(),
             tlvs: vec![],
         };
         let mut out = vec![
@@ -1376,8 +1526,8 @@ mod tests {
             p(
                 OUTBIND,
                 Body::Outbind(Box::new(Outbind {
-                    system_id: b"smsc".to_vec(),
-                    password: b"pw".to_vec(),
+                    system_id: b"smsc".into(),
+                    password: b"pw".into(),
                 })),
             ),
             p(UNBIND, Body::Empty),
@@ -1392,8 +1542,8 @@ mod tests {
             p(
                 DELIVER_SM,
                 Body::Sm(Box::new(Sm {
-                    schedule_delivery_time: vec![],
-                    validity_period: vec![],
+                    schedule_delivery_time: vec![].into(),
+                    validity_period: vec![].into(),
                     ..sm()
                 })),
             ),
@@ -1408,10 +1558,10 @@ mod tests {
             p(
                 SUBMIT_MULTI,
                 Body::SubmitMulti(Box::new(SubmitMulti {
-                    service_type: vec![],
+                    service_type: vec![].into(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
-                    source_addr: b"12345".to_vec(),
+                    source_addr: b"12345".into(),
                     dest_addresses: vec![
                         DestAddress::Sme {
                             ton: 1,
@@ -1423,20 +1573,20 @@ mod tests {
                     esm_class: 0,
                     protocol_id: 0,
                     priority_flag: 0,
-                    schedule_delivery_time: vec![],
-                    validity_period: vec![],
+                    schedule_delivery_time: vec![].into(),
+                    validity_period: vec![].into(),
                     registered_delivery: 1,
                     replace_if_present_flag: 0,
                     data_coding: 0,
                     sm_default_msg_id: 0,
-                    short_message: vec![],
+                    short_message: vec![].into(),
                     tlvs: vec![Tlv::new(tlv::MESSAGE_PAYLOAD, vec![b'x'; 1000])],
                 })),
             ),
             p(
                 SUBMIT_MULTI_RESP,
                 Body::SubmitMultiResp(Box::new(SubmitMultiResp {
-                    message_id: b"m1".to_vec(),
+                    message_id: b"m1".into(),
                     unsuccess_smes: vec![UnsuccessSme {
                         ton: 1,
                         npi: 1,
@@ -1448,13 +1598,13 @@ mod tests {
             p(
                 DATA_SM,
                 Body::DataSm(Box::new(DataSm {
-                    service_type: b"WAP".to_vec(),
+                    service_type: b"WAP".into(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
-                    source_addr: vec![b'1'; 64],
+                    source_addr: vec![b'1'; 64].into(),
                     dest_addr_ton: 2,
                     dest_addr_npi: 2,
-                    destination_addr: vec![b'2'; 64],
+                    destination_addr: vec![b'2'; 64].into(),
                     esm_class: 0,
                     registered_delivery: 1,
                     data_coding: 4,
@@ -1464,17 +1614,17 @@ mod tests {
             p(
                 QUERY_SM,
                 Body::QuerySm(Box::new(QuerySm {
-                    message_id: b"abc".to_vec(),
+                    message_id: b"abc".into(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
-                    source_addr: b"123".to_vec(),
+                    source_addr: b"123".into(),
                 })),
             ),
             p(
                 QUERY_SM_RESP,
                 Body::QuerySmResp(Box::new(QuerySmResp {
-                    message_id: b"abc".to_vec(),
-                    final_date: b"240101120000000+".to_vec(),
+                    message_id: b"abc".into(),
+                    final_date: b"240101120000000+".into(),
                     message_state: 2,
                     error_code: 0,
                 })),
@@ -1482,29 +1632,29 @@ mod tests {
             p(
                 CANCEL_SM,
                 Body::CancelSm(Box::new(CancelSm {
-                    service_type: vec![],
-                    message_id: b"abc".to_vec(),
+                    service_type: vec![].into(),
+                    message_id: b"abc".into(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
-                    source_addr: b"1".to_vec(),
+                    source_addr: b"1".into(),
                     dest_addr_ton: 1,
                     dest_addr_npi: 1,
-                    destination_addr: b"2".to_vec(),
+                    destination_addr: b"2".into(),
                 })),
             ),
             p(CANCEL_SM_RESP, Body::Empty),
             p(
                 REPLACE_SM,
                 Body::ReplaceSm(Box::new(ReplaceSm {
-                    message_id: b"abc".to_vec(),
+                    message_id: b"abc".into(),
                     source_addr_ton: 1,
                     source_addr_npi: 1,
-                    source_addr: b"1".to_vec(),
-                    schedule_delivery_time: vec![],
-                    validity_period: b"000001000000000R".to_vec(),
+                    source_addr: b"1".into(),
+                    schedule_delivery_time: vec![].into(),
+                    validity_period: b"000001000000000R".into(),
                     registered_delivery: 0,
                     sm_default_msg_id: 3,
-                    short_message: vec![0xAA; 254],
+                    short_message: vec![0xAA; 254].into(),
                 })),
             ),
             p(REPLACE_SM_RESP, Body::Empty),
@@ -1513,10 +1663,10 @@ mod tests {
                 Body::AlertNotification(Box::new(AlertNotification {
                     source_addr_ton: 1,
                     source_addr_npi: 1,
-                    source_addr: b"447700900003".to_vec(),
+                    source_addr: b"447700900003".into(),
                     esme_addr_ton: 0,
                     esme_addr_npi: 0,
-                    esme_addr: b"esme".to_vec(),
+                    esme_addr: b"esme".into(),
                     tlvs: vec![Tlv::from_u8(tlv::MS_AVAILABILITY_STATUS, 0)],
                 })),
             ),
@@ -1561,10 +1711,10 @@ mod tests {
             command_status: 0,
             sequence_number: 2,
             body: Body::Sm(Box::new(Sm {
-                source_addr: b"A".to_vec(),
-                destination_addr: b"12".to_vec(),
+                source_addr: b"A".into(),
+                destination_addr: b"12".into(),
                 registered_delivery: 1,
-                short_message: b"hi".to_vec(),
+                short_message: b"hi".into(),
                 ..Sm::default()
             })),
         };
@@ -1599,33 +1749,33 @@ mod tests {
             p
         };
         assert_eq!(
-            enc_err(&with(&|b| b.source_addr = vec![b'1'; 21])),
+            enc_err(&with(&|b| b.source_addr = vec![b'1'; 21].into())),
             (ESME_RINVSRCADR, "source_addr")
         );
-        assert!(encode(&with(&|b| b.source_addr = vec![b'1'; 20])).is_ok());
+        assert!(encode(&with(&|b| b.source_addr = vec![b'1'; 20].into())).is_ok());
         assert_eq!(
-            enc_err(&with(&|b| b.destination_addr = vec![b'1'; 21])),
+            enc_err(&with(&|b| b.destination_addr = vec![b'1'; 21].into())),
             (ESME_RINVDSTADR, "destination_addr")
         );
         assert_eq!(
-            enc_err(&with(&|b| b.service_type = b"ABCDEF".to_vec())),
+            enc_err(&with(&|b| b.service_type = b"ABCDEF".to_vec().into())),
             (ESME_RINVSERTYP, "service_type")
         );
         assert_eq!(
-            enc_err(&with(&|b| b.short_message = vec![0; 255])),
+            enc_err(&with(&|b| b.short_message = vec![0; 255].into())),
             (ESME_RINVMSGLEN, "short_message")
         );
-        assert!(encode(&with(&|b| b.short_message = vec![0; 254])).is_ok());
+        assert!(encode(&with(&|b| b.short_message = vec![0; 254].into())).is_ok());
         assert_eq!(
-            enc_err(&with(&|b| b.validity_period = b"123".to_vec())),
+            enc_err(&with(&|b| b.validity_period = b"123".to_vec().into())),
             (ESME_RINVEXPIRY, "validity_period")
         );
         assert_eq!(
-            enc_err(&with(&|b| b.schedule_delivery_time = vec![b'1'; 17])),
+            enc_err(&with(&|b| b.schedule_delivery_time = vec![b'1'; 17].into())),
             (ESME_RINVSCHED, "schedule_delivery_time")
         );
         assert_eq!(
-            enc_err(&with(&|b| b.source_addr = b"a\0b".to_vec())),
+            enc_err(&with(&|b| b.source_addr = b"a\0b".to_vec().into())),
             (ESME_RINVSRCADR, "source_addr")
         );
         assert_eq!(
@@ -1652,21 +1802,21 @@ mod tests {
             }
         };
         assert_eq!(
-            enc_err(&bind(&|b| b.system_id = vec![b'x'; 16])),
+            enc_err(&bind(&|b| b.system_id = vec![b'x'; 16].into())),
             (ESME_RINVSYSID, "system_id")
         );
-        assert!(encode(&bind(&|b| b.system_id = vec![b'x'; 15])).is_ok());
+        assert!(encode(&bind(&|b| b.system_id = vec![b'x'; 15].into())).is_ok());
         assert_eq!(
-            enc_err(&bind(&|b| b.password = vec![b'x'; 9])),
+            enc_err(&bind(&|b| b.password = vec![b'x'; 9].into())),
             (ESME_RINVPASWD, "password")
         );
         assert_eq!(
-            enc_err(&bind(&|b| b.system_type = vec![b'x'; 13])),
+            enc_err(&bind(&|b| b.system_type = vec![b'x'; 13].into())),
             (ESME_RINVSYSTYP, "system_type")
         );
-        assert!(encode(&bind(&|b| b.address_range = vec![b'x'; 40])).is_ok());
+        assert!(encode(&bind(&|b| b.address_range = vec![b'x'; 40].into())).is_ok());
         assert_eq!(
-            enc_err(&bind(&|b| b.address_range = vec![b'x'; 41])).1,
+            enc_err(&bind(&|b| b.address_range = vec![b'x'; 41].into())).1,
             "address_range"
         );
 
@@ -1675,7 +1825,7 @@ mod tests {
             command_status: 0,
             sequence_number: 1,
             body: Body::MessageIdResp(Box::new(MessageIdResp {
-                message_id: vec![b'x'; 65],
+                message_id: vec![b'x'; 65].into(),
                 tlvs: vec![],
             })),
         };

@@ -671,6 +671,50 @@ fn trim_bytes(mut b: &[u8]) -> &[u8] {
     b
 }
 
+/// esm_class message-type bits (SMPP 3.4 section 5.2.12, bits 5-2).
+pub const ESM_CLASS_TYPE_MASK: u8 = 0x3C;
+/// Message type "SMSC Delivery Receipt" within those bits.
+pub const ESM_CLASS_DELIVERY_RECEIPT: u8 = 0x04;
+
+/// The receipt a deliver_sm or data_sm carries, read straight from its
+/// decoded body: None when it is not a receipt (another command, or neither
+/// the esm_class receipt type nor a receipted_message_id TLV), else what
+/// [`parse_receipt`] makes of its text and receipt TLVs. The text is the
+/// short_message, or message_payload when short_message is empty (data_sm
+/// has only the latter). The first TLV of each tag counts, as on the wire.
+pub fn receipt_of(p: &crate::pdu::Pdu) -> Option<Result<Receipt>> {
+    use crate::pdu::Body;
+    use crate::tlv;
+    let (esm_class, short_message, tlvs): (u8, &[u8], &[tlv::Tlv]) = match &p.body {
+        Body::Sm(b) if p.command_id == crate::pdu::DELIVER_SM => (b.esm_class, &b.short_message, &b.tlvs),
+        Body::DataSm(b) => (b.esm_class, &[], &b.tlvs),
+        _ => return None,
+    };
+    let find = |tag: u16| tlvs.iter().find(|t| t.tag == tag).map(|t| t.value.as_slice());
+    let receipted_message_id = find(TAG_RECEIPTED_MESSAGE_ID);
+    if esm_class & ESM_CLASS_TYPE_MASK != ESM_CLASS_DELIVERY_RECEIPT && receipted_message_id.is_none() {
+        return None;
+    }
+    let message_state = match find(TAG_MESSAGE_STATE) {
+        None => None,
+        Some(&[s]) => Some(s),
+        // Decoding already refuses this; a hand-built Pdu may not have been.
+        Some(other) => {
+            return Some(Err(CodecError::new(
+                status::ESME_RINVPARLEN,
+                "message_state",
+                format!("message_state must be 1 octet, got {}", other.len()),
+            )))
+        }
+    };
+    let text = match short_message {
+        [] => find(tlv::MESSAGE_PAYLOAD).unwrap_or(&[]),
+        sm => sm,
+    };
+    let tlvs = ReceiptTlvs { receipted_message_id, message_state, network_error_code: find(TAG_NETWORK_ERROR_CODE) };
+    Some(parse_receipt(text, &tlvs))
+}
+
 /// Longest id read as a decimal number for [`id_keys`]: message_id is a
 /// C-Octet string of at most 65 octets with its NUL (SMPP 3.4 section
 /// 5.2.23), so 64 characters; longer strings are not SMPP ids.
@@ -794,6 +838,87 @@ pub fn format_receipt(f: &ReceiptFields<'_>) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    mod from_pdu {
+        use super::super::*;
+        use crate::pdu::{self, Body, Pdu};
+        use crate::tlv::{self, Tlv};
+
+        const TEXT: &[u8] = b"id:42 sub:001 dlvrd:001 submit date:2401311200 done date:2401311201 stat:UNDELIV err:00B text:x";
+
+        fn deliver(esm_class: u8, sm: &[u8], tlvs: Vec<Tlv>) -> Pdu {
+            let mut p = Pdu::new(pdu::DELIVER_SM, 1).unwrap();
+            if let Body::Sm(b) = &mut p.body {
+                b.esm_class = esm_class;
+                b.short_message = sm.into();
+                b.tlvs = tlvs;
+            }
+            // Through the wire, as the session sees it.
+            pdu::decode(&pdu::encode(&p).unwrap()).unwrap()
+        }
+
+        #[test]
+        fn text_receipt_matches_parse_receipt() {
+            let r = receipt_of(&deliver(0x04, TEXT, vec![])).unwrap().unwrap();
+            assert_eq!(r, parse_receipt(TEXT, &ReceiptTlvs::default()).unwrap());
+            assert_eq!(r.message_id(), "42");
+            assert_eq!(r.state, MessageState::Undeliverable);
+            assert_eq!(r.error_code, Some(11));
+        }
+
+        #[test]
+        fn tlvs_are_used() {
+            let p = deliver(
+                0x04,
+                TEXT,
+                vec![
+                    Tlv::from_cstr(tlv::RECEIPTED_MESSAGE_ID, b"ABC"),
+                    Tlv::from_u8(tlv::MESSAGE_STATE, 2),
+                    Tlv::new(tlv::NETWORK_ERROR_CODE, [3, 0, 7]),
+                ],
+            );
+            let r = receipt_of(&p).unwrap().unwrap();
+            assert_eq!(r.message_id(), "ABC");
+            assert_eq!(r.state, MessageState::Delivered);
+            assert_eq!((r.network_type, r.error_code), (Some(3), Some(7)));
+        }
+
+        #[test]
+        fn non_receipts_are_none_and_garbage_is_an_error() {
+            assert!(receipt_of(&deliver(0x00, TEXT, vec![])).is_none());
+            assert!(receipt_of(&deliver(0x08, TEXT, vec![])).is_none());
+            assert!(receipt_of(&Pdu::new(pdu::SUBMIT_SM, 1).unwrap()).is_none());
+            assert!(receipt_of(&Pdu::new(pdu::ENQUIRE_LINK, 1).unwrap()).is_none());
+            let e = receipt_of(&deliver(0x04, b"hello", vec![])).unwrap().unwrap_err();
+            assert_eq!(e.status, NOT_A_RECEIPT_STATUS);
+            // A receipted_message_id alone makes it a receipt.
+            let p = deliver(0, b"hello", vec![Tlv::from_cstr(tlv::RECEIPTED_MESSAGE_ID, b"9")]);
+            assert_eq!(receipt_of(&p).unwrap().unwrap().message_id(), "9");
+        }
+
+        #[test]
+        fn data_sm_reads_message_payload() {
+            let mut p = Pdu::new(pdu::DATA_SM, 1).unwrap();
+            if let Body::DataSm(b) = &mut p.body {
+                b.esm_class = 0x04;
+                b.tlvs = vec![Tlv::new(tlv::MESSAGE_PAYLOAD, TEXT.to_vec())];
+            }
+            let r = receipt_of(&p).unwrap().unwrap();
+            assert_eq!(r, parse_receipt(TEXT, &ReceiptTlvs::default()).unwrap());
+        }
+
+        #[test]
+        fn wrong_message_state_length_is_an_error_not_a_panic() {
+            let mut p = Pdu::new(pdu::DELIVER_SM, 1).unwrap();
+            if let Body::Sm(b) = &mut p.body {
+                b.esm_class = 0x04;
+                b.short_message = TEXT.into();
+                b.tlvs = vec![Tlv::new(tlv::MESSAGE_STATE, [1, 2])];
+            }
+            let e = receipt_of(&p).unwrap().unwrap_err();
+            assert_eq!((e.status, e.field), (status::ESME_RINVPARLEN, "message_state"));
+        }
+    }
+
     use super::*;
 
     fn text(s: &str) -> Receipt {

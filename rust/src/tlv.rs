@@ -6,6 +6,7 @@
 //! only checked for the value length the spec gives them; interpreting the
 //! value (`as_int`, `as_str`) is left to the caller.
 
+use crate::bytes::SmallBytes;
 use crate::error::{CodecError, Result};
 use crate::status::{ESME_RINVOPTPARSTREAM, ESME_RINVPARLEN};
 
@@ -133,15 +134,23 @@ pub fn is_vendor(tag: u16) -> bool {
     (VENDOR_TAG_FIRST..=VENDOR_TAG_LAST).contains(&tag)
 }
 
+/// Inline capacity of a TLV value: every integer tag, and the C-Octet
+/// strings of the usual length (receipted_message_id of up to 30 characters,
+/// spec 5.3.2.12); message_payload and longer values live on the heap.
+pub const TLV_INLINE: usize = 30;
+
+/// A TLV's value octets.
+pub type TlvValue = SmallBytes<TLV_INLINE>;
+
 /// One optional parameter, exactly as on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tlv {
     pub tag: u16,
-    pub value: Vec<u8>,
+    pub value: TlvValue,
 }
 
 impl Tlv {
-    pub fn new(tag: u16, value: impl Into<Vec<u8>>) -> Self {
+    pub fn new(tag: u16, value: impl Into<TlvValue>) -> Self {
         Tlv {
             tag,
             value: value.into(),
@@ -149,15 +158,15 @@ impl Tlv {
     }
 
     pub fn from_u8(tag: u16, v: u8) -> Self {
-        Tlv::new(tag, vec![v])
+        Tlv::new(tag, [v])
     }
 
     pub fn from_u16(tag: u16, v: u16) -> Self {
-        Tlv::new(tag, v.to_be_bytes().to_vec())
+        Tlv::new(tag, v.to_be_bytes())
     }
 
     pub fn from_u32(tag: u16, v: u32) -> Self {
-        Tlv::new(tag, v.to_be_bytes().to_vec())
+        Tlv::new(tag, v.to_be_bytes())
     }
 
     /// A C-Octet string TLV, NUL appended as the spec wants.
@@ -244,6 +253,19 @@ impl Tlv {
 /// A truncated header or a length running past the end of the PDU is
 /// ESME_RINVOPTPARSTREAM; a known tag with the wrong length is ESME_RINVPARLEN.
 pub fn decode_area(mut data: &[u8], out: &mut Vec<Tlv>) -> Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    // One exact allocation instead of growing: count the well-framed TLVs
+    // first (a header walk, no copies).
+    let mut count = 0;
+    let mut walk = data;
+    while let Some((head, rest)) = walk.split_first_chunk::<TLV_HEADER_LEN>() {
+        let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        count += 1;
+        walk = rest.get(len..).unwrap_or(&[]);
+    }
+    out.reserve_exact(count);
     while !data.is_empty() {
         let Some((head, rest)) = data.split_first_chunk::<TLV_HEADER_LEN>() else {
             return Err(CodecError::new(
@@ -266,7 +288,7 @@ pub fn decode_area(mut data: &[u8], out: &mut Vec<Tlv>) -> Result<()> {
         };
         let tlv = Tlv {
             tag,
-            value: value.to_vec(),
+            value: value.into(),
         };
         tlv.validate()?;
         out.push(tlv);

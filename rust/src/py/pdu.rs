@@ -17,6 +17,7 @@ use crate::pdu::{
     self, Body, DestAddress, FieldKind, FieldRef, FieldValue, Pdu, SetError, UnsuccessSme,
 };
 use crate::py::errors::to_pyerr;
+use crate::py::receipt::PyReceipt;
 use crate::status;
 use crate::tlv::{self, Tlv};
 
@@ -478,6 +479,17 @@ impl PyPdu {
             .map(|t| PyTlv { inner: t.clone() })
     }
 
+    /// The delivery receipt of a deliver_sm / data_sm (esm_class type 0x04
+    /// or a receipted_message_id TLV), parsed from short_message (or
+    /// message_payload) and the receipt TLVs in one call; None otherwise.
+    /// Raises SmppError for a malformed receipt, as `parse_receipt` does.
+    fn receipt(&self, py: Python<'_>) -> PyResult<Option<PyReceipt>> {
+        crate::receipt::receipt_of(&self.inner)
+            .transpose()
+            .map(|r| r.map(PyReceipt::from))
+            .map_err(|e| to_pyerr(py, e))
+    }
+
     fn encode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let mut out = Vec::with_capacity(self.inner.encoded_len());
         pdu::encode_into(&self.inner, &mut out).map_err(|e| to_pyerr(py, e))?;
@@ -614,7 +626,11 @@ impl PyPdu {
     }
     #[getter]
     fn short_message<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.field(py, "short_message")
+        // The hot getter: straight to the field rather than by name.
+        match self.inner.body.short_message() {
+            Some(b) => Ok(PyBytes::new(py, b).into_any()),
+            None => self.field(py, "short_message"),
+        }
     }
     #[getter]
     fn message_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -810,23 +826,23 @@ fn encode_sm<'py>(
     tlvs: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let sm = pdu::Sm {
-        service_type: latin1_bytes(py, service_type, "service_type")?,
+        service_type: latin1_bytes(py, service_type, "service_type")?.into(),
         source_addr_ton,
         source_addr_npi,
-        source_addr: latin1_bytes(py, source_addr, "source_addr")?,
+        source_addr: latin1_bytes(py, source_addr, "source_addr")?.into(),
         dest_addr_ton,
         dest_addr_npi,
-        destination_addr: latin1_bytes(py, destination_addr, "destination_addr")?,
+        destination_addr: latin1_bytes(py, destination_addr, "destination_addr")?.into(),
         esm_class,
         protocol_id,
         priority_flag,
-        schedule_delivery_time: latin1_bytes(py, schedule_delivery_time, "schedule_delivery_time")?,
-        validity_period: latin1_bytes(py, validity_period, "validity_period")?,
+        schedule_delivery_time: latin1_bytes(py, schedule_delivery_time, "schedule_delivery_time")?.into(),
+        validity_period: latin1_bytes(py, validity_period, "validity_period")?.into(),
         registered_delivery,
         replace_if_present_flag: 0,
         data_coding,
         sm_default_msg_id: 0,
-        short_message: short_message.to_vec(),
+        short_message: short_message.into(),
         tlvs: match tlvs {
             Some(t) => tlvs_arg(t)?,
             None => Vec::new(),
@@ -949,7 +965,7 @@ fn message_id_resp<'py>(
     command_status: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let body = pdu::MessageIdResp {
-        message_id: latin1_bytes(py, message_id, "message_id")?,
+        message_id: latin1_bytes(py, message_id, "message_id")?.into(),
         tlvs: Vec::new(),
     };
     encode_to_bytes(

@@ -22,6 +22,12 @@ pub struct PyReceipt {
     inner: receipt::Receipt,
 }
 
+impl From<receipt::Receipt> for PyReceipt {
+    fn from(inner: receipt::Receipt) -> Self {
+        PyReceipt { inner }
+    }
+}
+
 #[pymethods]
 impl PyReceipt {
     #[getter]
