@@ -19,6 +19,7 @@ EventKind = Literal[
     "config_error",  # the configuration can't work (e.g. transmitter-only without receiver)
     "config_warning",  # legal but doubtful configuration
     "protocol_error",  # the peer sent something invalid (answered with generic_nack)
+    "inbound_unroutable",  # an MO to a number not in the inventory, or disabled: not routed
 ]
 
 Cause = Literal[
