@@ -293,3 +293,21 @@ def test_evaluate_is_pure():
     assert out.match.kind == "opt_out" and out.opt_out_change is True
     assert out.event.business_unit == "bu1" and out.event.type == "keyword"
     assert evaluate(LONG, "+14155559999", "unstop").opt_out_change is False
+
+
+async def test_long_custom_reply_is_queued_as_a_concatenated_message(tmp_path, key):
+    long_reply = "Acme alerts: you are unsubscribed and will get no more messages. " * 3
+    kw = msgspec_replace(SHORT_KW, opt_out_reply=long_reply)
+    async with open_sqlite_store(tmp_path / "k.db", key=key) as s:
+        _, n = await setup_store(s, number="54321", type_="short_code", keywords=kw)
+        out = await apply_keyword(s, n, "+14155559999", "STOP")
+        msg = await s.get_message(out.reply.id)
+        segs = await s.get_segments(out.reply.id)
+        assert msg.text == long_reply and msg.segment_count == len(segs) == 2
+        assert all(seg.esm_class & 0x40 for seg in segs)  # UDH concatenation
+
+
+def msgspec_replace(struct, **changes):
+    import msgspec
+
+    return msgspec.structs.replace(struct, **changes)
