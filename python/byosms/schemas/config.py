@@ -1,0 +1,153 @@
+"""The gateway's configuration file (TOML), decoded into msgspec Structs.
+
+`byosms serve --config FILE` reads it; with no file the embedded default runs
+the gateway on a local SQLite file against the built-in SMSC simulator. A bad
+value gives an error naming the field (`$.integrations[0].smpp.port`) and what
+is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from byosms.schemas.smpp import ConfigError, SmppIntegrationConfig
+from byosms.secret import dec_hook
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class Listen(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: Port = 0
+
+
+class StoreConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    #: SQLite file; relative paths are relative to the config file's folder.
+    path: str = "byosms.db"
+    #: 32-byte key (base64) for secrets at rest; else BYOSMS_SECRET_KEY.
+    secret_key_file: str | None = None
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class SimulatorConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The built-in SMSC simulator, started in-process (demo, trials)."""
+
+    enabled: bool = False
+    listen: Listen = msgspec.field(default_factory=lambda: Listen(port=0))
+    system_id: str = "byosms"
+    password: str = "secret"
+    tls: bool = True
+    receipt_delay: float = 0.05
+
+
+class IntegrationEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: Name
+    business_unit: Name = "default"
+    name: str = ""
+    provider: Literal["smpp", "twilio"] = "smpp"
+    active: bool = True
+    #: For provider "smpp": SmppIntegrationConfig fields. `host = "simulator"`
+    #: points at the built-in simulator.
+    smpp: dict[str, Any] | None = None
+    twilio: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        body = getattr(self, self.provider)
+        if body is None:
+            raise ValueError(f"integration `{self.id}` has provider `{self.provider}` but no "
+                             f"[integrations.{self.provider}] table")
+        if self.provider == "smpp":
+            try:
+                msgspec.convert(body, SmppIntegrationConfig, dec_hook=dec_hook)
+            except msgspec.ValidationError as e:
+                raise ValueError(f"integration `{self.id}`: {e}") from None
+
+
+class NumberEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    number: str
+    integration: Name
+    type: Literal["local", "mobile", "toll_free", "short_code", "alphanumeric"] = "mobile"
+    country: str | None = None
+    display_name: str = ""
+
+
+class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    websocket: Listen = msgspec.field(default_factory=lambda: Listen(port=8765))
+    web: Listen = msgspec.field(default_factory=lambda: Listen(port=8080))
+    #: Base URL providers use to reach our webhooks (D3).
+    public_base_url: str | None = None
+    store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+    integrations: list[IntegrationEntry] = []
+    numbers: list[NumberEntry] = []
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for entry in self.integrations:
+            if entry.id in seen:
+                raise ValueError(f"integration id `{entry.id}` appears twice")
+            seen.add(entry.id)
+        for n in self.numbers:
+            if n.integration not in seen:
+                raise ValueError(f"number {n.number}: unknown integration `{n.integration}`")
+
+
+#: The embedded default: everything local, the simulator over TLS.
+DEFAULT_TOML = """\
+[websocket]
+host = "127.0.0.1"
+port = 8765
+
+[web]
+host = "127.0.0.1"
+port = 8080
+
+[store]
+path = "byosms.db"
+
+[simulator]
+enabled = true
+system_id = "byosms"
+password = "secret"
+
+[[integrations]]
+id = "simulator"
+name = "Built-in SMSC simulator"
+provider = "smpp"
+
+[integrations.smpp]
+host = "simulator"
+system_id = "byosms"
+password = "secret"
+binds = 1
+
+[[numbers]]
+number = "+14155550100"
+integration = "simulator"
+type = "mobile"
+display_name = "Demo sender"
+"""
+
+
+def load_config(source: str | bytes | Path | None = None) -> GatewayConfig:
+    """Decode a TOML config (a path, or its text); None gives the embedded default."""
+    if source is None:
+        data: str | bytes = DEFAULT_TOML
+    elif isinstance(source, Path):
+        try:
+            data = source.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {source}: {e.strerror}") from None
+    else:
+        data = source
+    try:
+        return msgspec.toml.decode(data, type=GatewayConfig, dec_hook=dec_hook)
+    except msgspec.ValidationError as e:
+        raise ConfigError(str(e)) from None
+    except msgspec.DecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}") from None
