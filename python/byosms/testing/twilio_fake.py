@@ -29,6 +29,7 @@ import hmac
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -219,8 +220,8 @@ class TwilioFake:
             h["X-Twilio-Signature"] = twilio_signature(self.auth_token + "x", url, params)
         elif signature is not None:
             h["X-Twilio-Signature"] = signature
-        response = await self._client.post(url, data=params, headers=h)  # type: ignore[arg-type]
-        return response
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+        return await self._client.post(url, content=urllib.parse.urlencode(params).encode(), headers=h)
 
     async def send_inbound(
         self,
@@ -331,7 +332,8 @@ class TwilioFake:
 
         async def create(request: Request) -> Response:
             account = request.path_params["account"]
-            form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+            # parse_qsl, not request.form(): no python-multipart dependency.
+            form = urllib.parse.parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
             self._note(request, form)
             if not self._authorized(request, account):
                 return _error(*auth_error)
