@@ -420,3 +420,36 @@ async def test_run_closes_client(rig):
         n.cancel_scope.cancel()
     assert integ._client.is_closed
     await rig.fake.wait_idle()
+
+
+async def test_json_body_webhook_and_unreadable_bodies():
+    """handle_webhook without the web layer: the bodySHA256 variant routes,
+    a body that doesn't match its hash or isn't readable is refused."""
+    import hashlib
+    import json
+
+    from byosms.providers.base import WebhookRequest
+
+    events: list[Any] = []
+    receipts: list[Any] = []
+    config = decode_twilio_config(
+        {"account_sid": "AC" + "0" * 32, "auth_token": "tok", "public_base_url": "https://gw.example.com"}
+    )
+    integ = TwilioIntegration(config, integration_id="j", on_event=events.append, on_receipt=receipts.append)
+    body = json.dumps({"MessageSid": "SM9", "MessageStatus": "delivered"}).encode()
+    url = integ.callback_urls().status + "?m=x&bodySHA256=" + hashlib.sha256(body).hexdigest()
+
+    def req(b: bytes, u: str = url, sig: str | None = None) -> WebhookRequest:
+        return WebhookRequest(
+            kind="status", method="POST", url=u, body=b,
+            headers={"x-twilio-signature": sig or tw.compute_signature("tok", u)},
+        )
+
+    assert (await integ.handle_webhook(req(body))).status == 200
+    assert [(r.vendor_message_id, r.message_id, r.state_name) for r in receipts] == [("SM9", "x", "delivered")]
+    assert (await integ.handle_webhook(req(body.replace(b"delivered", b"failed")))).status == 403
+    assert (await integ.handle_webhook(req(b"\xff\xfe", u=integ.callback_urls().status))).status == 403
+    assert (await integ.handle_webhook(WebhookRequest(kind="status", method="GET", url=url, headers={}, body=b""))).status == 405
+    assert (await integ.handle_webhook(WebhookRequest(kind="other", method="POST", url=url, headers={}, body=b""))).status == 404
+    assert [e.kind for e in events] == ["webhook_rejected", "webhook_rejected"]
+    await integ.aclose()
