@@ -40,6 +40,8 @@ __all__ = [
     "ErrorMapper",
     "GenericErrorCode",
     "MappedError",
+    "SMPP_DEFAULTS",
+    "TWILIO_DEFAULTS",
     "canonical_charset",
     "default_advanced_config",
     "load_advanced_config",
@@ -398,31 +400,51 @@ def _build(mapping: dict[int, CodeMapping], charsets: list[CharsetEntry]) -> Adv
     )
 
 
+#: Packaged defaults per protocol: vendor code spaces differ (SMPP
+#: command_status / DLR err vs. Twilio's 5-digit error codes), so each
+#: provider has its own default mapping, overridden the same way (S7).
+SMPP_DEFAULTS = "default-advanced-config.json"
+TWILIO_DEFAULTS = "twilio-advanced-config.json"
+
+
 @functools.cache
-def _defaults() -> tuple[dict[int, CodeMapping], list[CharsetEntry]]:
-    raw = importlib.resources.files("byosms").joinpath("data", "default-advanced-config.json").read_bytes()
+def _defaults(resource: str = SMPP_DEFAULTS) -> tuple[dict[int, CodeMapping], list[CharsetEntry]]:
+    raw = importlib.resources.files("byosms").joinpath("data", resource).read_bytes()
     mapping, charsets = _validate(_decode(raw))
+    if charsets is None and resource != SMPP_DEFAULTS:
+        # A provider that encodes text itself (HTTP APIs) ships only a code
+        # mapping; the charset chain stays the seed's.
+        charsets = _defaults(SMPP_DEFAULTS)[1]
     if mapping is None or charsets is None:
         raise AdvancedConfigError("$", "packaged default configuration is incomplete")
     return mapping, charsets
 
 
+def default_advanced_config(defaults: str = SMPP_DEFAULTS) -> AdvancedConfig:
+    """The packaged default configuration (the seed's, or another packaged
+    one such as ``TWILIO_DEFAULTS``), loaded once."""
+    return _default_config(defaults)
+
+
 @functools.cache
-def default_advanced_config() -> AdvancedConfig:
-    """The packaged default configuration (the seed's), loaded once."""
-    mapping, charsets = _defaults()
+def _default_config(defaults: str) -> AdvancedConfig:
+    mapping, charsets = _defaults(defaults)
     return _build(mapping, charsets)
 
 
-def load_advanced_config(custom: str | bytes | dict | None = None) -> AdvancedConfig:
+def load_advanced_config(
+    custom: str | bytes | dict | None = None, *, defaults: str = SMPP_DEFAULTS
+) -> AdvancedConfig:
     """The defaults overridden by ``custom`` (JSON text or an already decoded
-    object; None or ``{}`` gives the defaults). Raises AdvancedConfigError
-    naming the path of the first problem found."""
+    object; None or ``{}`` gives the defaults). ``defaults`` names the
+    packaged defaults to start from (``SMPP_DEFAULTS`` or
+    ``TWILIO_DEFAULTS``). Raises AdvancedConfigError naming the path of the
+    first problem found."""
     if custom is None:
-        return default_advanced_config()
+        return default_advanced_config(defaults)
     doc = _decode(custom) if isinstance(custom, (str, bytes, bytearray)) else custom
     mapping, charsets = _validate(doc)
-    base_mapping, base_charsets = _defaults()
+    base_mapping, base_charsets = _defaults(defaults)
     merged = dict(base_mapping)
     if mapping:
         merged.update(mapping)

@@ -9,6 +9,9 @@ from typing import Literal
 import msgspec
 
 EventKind = Literal[
+    "webhook_rejected",  # a provider webhook failed its signature check (403, nothing routed)
+    "webhook_dropped",  # a webhook for a deactivated integration was dropped (T4); counted
+    "recipient_opted_out",  # the provider says the recipient opted out (e.g. Twilio 21610)
     "bind_up",  # a bind completed (bound_trx/tx/rx)
     "bind_down",  # a bound session ended (unbind, peer closed, shutdown)
     "bind_failed",  # a bind attempt failed; `cause` says why
@@ -23,6 +26,9 @@ EventKind = Literal[
 ]
 
 Cause = Literal[
+    "bad_signature",  # missing or wrong webhook signature (T1, T2)
+    "deactivated",  # the integration is not active (T4)
+    "http_error",  # an HTTP provider answered with an error or not at all
     "auth_failed",  # ESME_RINVPASWD / ESME_RINVSYSID
     "bind_refused",  # ESME_RBINDFAIL or another non-zero bind_resp status
     "tls_failure",  # handshake or certificate verification failed

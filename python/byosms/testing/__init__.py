@@ -2,5 +2,6 @@
 fake HTTP SMS providers)."""
 
 from byosms.testing.smsc import Faults, MoResult, SmscSimulator, Stats
+from byosms.testing.twilio_fake import TwilioFake
 
-__all__ = ["Faults", "MoResult", "SmscSimulator", "Stats"]
+__all__ = ["Faults", "MoResult", "SmscSimulator", "Stats", "TwilioFake"]

@@ -1,0 +1,145 @@
+"""ASGI app for provider webhooks, and serving it on trio with hypercorn."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from byosms.providers.base import Provider, WebhookRequest
+from byosms.schemas.events import OperationalEvent
+
+#: Webhook bodies are small (PROVIDERS.md); reading stops beyond this so a
+#: client can't make us buffer without bound.
+MAX_BODY = 256 * 1024
+
+
+class IntegrationRegistry:
+    """Live integrations by (provider name, integration id). The owner adds
+    an integration when it starts and removes it when it is deleted (a
+    deactivated one stays: its webhooks are dropped and counted, T4)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], Provider] = {}
+
+    def add(self, integration: Provider) -> None:
+        self._by_key[(integration.provider_name, integration.integration_id)] = integration
+
+    def remove(self, provider: str, integration_id: str) -> None:
+        self._by_key.pop((provider, integration_id), None)
+
+    def get(self, provider: str, integration_id: str) -> Provider | None:
+        return self._by_key.get((provider, integration_id))
+
+
+async def _read_body(request: Request) -> bytes | None:
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    integrations: IntegrationRegistry,
+    *,
+    on_event: Callable[[OperationalEvent], Any] | None = None,
+) -> Starlette:
+    """The gateway's ASGI app. ``on_event`` hears about webhooks whose
+    handler failed (the integration itself reports bad signatures and
+    drops to its own ``on_event``)."""
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def vendor_webhook(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        integration_id = request.path_params["integration"]
+        kind = request.path_params["kind"]
+        integration = integrations.get(provider, integration_id)
+        if integration is None:
+            return PlainTextResponse("no such integration", status_code=404)
+        body = await _read_body(request)
+        if body is None:
+            return PlainTextResponse("too large", status_code=413)
+        # The URL as the provider called it: the integration's public base
+        # URL (proxies rewrite Host and scheme) + the raw path and query.
+        base = getattr(getattr(integration, "config", None), "public_base_url", None)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw_path.decode("latin-1")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        if base:
+            # A path prefix in the base URL is the proxy's, stripped before us.
+            url = base.rstrip("/") + path
+        else:
+            url = str(request.url.replace(query=None))
+        if query:
+            url += "?" + query
+        webhook = WebhookRequest(
+            kind=kind,
+            method=request.method,
+            url=url,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            content_type=request.headers.get("content-type", ""),
+        )
+        try:
+            answer = await integration.handle_webhook(webhook)
+        except Exception as e:  # one bad webhook must not hurt the others
+            if on_event is not None:
+                on_event(
+                    OperationalEvent(
+                        kind="protocol_error",
+                        integration=integration_id,
+                        cause="other",
+                        detail=f"{provider} {kind} webhook failed: {e!r}",
+                    )
+                )
+            return PlainTextResponse("error", status_code=500)
+        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route(
+                "/vendors/v1/{provider}/{integration}/{kind}",
+                vendor_webhook,
+                methods=["GET", "POST"],
+            ),
+        ]
+    )
+
+
+async def serve_web(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` with hypercorn's trio worker until cancelled. Started
+    with ``await nursery.start(serve_web, app, host, port)``, which returns
+    the bound port (useful with ``port=0``)."""
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 0.5
+
+    class _Started:
+        def started(self, binds: list[str] | None = None) -> None:
+            bound = urllib.parse.urlsplit((binds or [""])[0]).port
+            task_status.started(bound if bound is not None else port)
+
+    await serve(app, config, task_status=_Started())  # type: ignore[arg-type]
