@@ -284,12 +284,19 @@ async def connect(url: str, api_key: str, *, resume_from: int | None = None,
         if not isinstance(first, api.Ready):
             raise ClientError(f"expected `ready`, got {first!r}")
         client = Client(ws, first, auto_ack=auto_ack, event_buffer=event_buffer)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(client._reader)
-            try:
-                yield client
-            finally:
-                nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client._reader)
+                try:
+                    yield client
+                finally:
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The reader only ends quietly: a lone exception is the caller's own,
+            # give it back unwrapped.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
 
 
 async def consume_events(url: str, api_key: str, handler: Callable[[Event], Awaitable[None]],

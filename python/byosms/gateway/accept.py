@@ -65,7 +65,9 @@ class _Inventory:
         self.loaded_at = loaded_at
         self.numbers = {n.number: n for n in numbers}
         self.integrations = {i.id: i for i in integrations}
-        self.by_name = {i.name: i for i in integrations if i.state != "deleted"}
+        # A live integration wins a name over deleted ones that had it.
+        self.by_name = {i.name: i for i in sorted(integrations,
+                                                   key=lambda i: i.state != "deleted")}
         #: Senders / integrations looked up outside the unit: True = someone else's.
         self.foreign: dict[str, bool] = {}
 
