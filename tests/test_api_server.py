@@ -546,3 +546,62 @@ def test_accepted_segments_match_preview(tmp_path_factory, texts):
                 assert _core.Chain().decode_parts(parts, a.data_coding, udhi=udhi) == t
 
     trio.run(main)
+
+
+# --- wake-ups and the reconnecting consumer ---------------------------------------
+
+
+async def test_notifier_wakes_connections_without_polling(env):
+    async with open_api_server(env.store, limits=limits(poll_interval=3600)) as srv:
+        async with connect(url(srv), env.token) as c:
+            await c.ping()  # the events task is now asleep on the notifier
+            (cursor,) = await env.store.append_events(
+                [NewEvent("acme", "operational", {"kind": "bind_up", "integration": "a"})])
+            async for ev in c.events():
+                assert ev.cursor == cursor
+                break
+
+
+async def test_poll_finds_events_nobody_poked_for(env):
+    async with open_api_server(env.store.inner, limits=limits(poll_interval=0.02)) as srv:
+        async with connect(url(srv), env.token) as c:
+            (cursor,) = await env.store.inner.append_events(
+                [NewEvent("acme", "operational", {"kind": "bind_up", "integration": "a"})])
+            async for ev in c.events():
+                assert ev.cursor == cursor
+                break
+
+
+async def test_consume_events_handles_and_acks(env, server):
+    from byosms.client import consume_events
+
+    cursors = await env.store.append_events(
+        [NewEvent("acme", "operational", {"kind": "bind_up", "integration": str(i)})
+         for i in range(300)])
+    seen = []
+    done = trio.Event()
+
+    async def handler(ev):
+        seen.append(ev.cursor)
+        if ev.cursor == cursors[-1]:
+            done.set()
+
+    async with trio.open_nursery() as n:
+        n.start_soon(consume_events, url(server), env.token, handler)
+        await done.wait()
+
+        async def acked():  # everything but possibly the very last is acked
+            return await env.store.last_ack(env.key.id) >= cursors[-2]
+        await wait_until(acked)
+        n.cancel_scope.cancel()
+    assert seen == cursors
+
+
+async def test_consume_events_refused_key_raises(env, server):
+    from byosms.client import consume_events
+
+    async def handler(ev):
+        pass
+
+    with pytest.raises(ApiError):
+        await consume_events(url(server), "byo_wrong", handler)
