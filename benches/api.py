@@ -41,7 +41,6 @@ async def run_clients(url: str, token: str, clients: int, batch: int, messages: 
     accepted = 0
 
     async def one(k: int) -> None:
-        nonlocal accepted
         async with connect(url, token) as c:
             sent = 0
             lock = trio.Semaphore(window)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sqlite3
 
-import msgspec
 import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -605,3 +604,13 @@ async def test_consume_events_refused_key_raises(env, server):
 
     with pytest.raises(ApiError):
         await consume_events(url(server), "byo_wrong", handler)
+
+
+async def test_closed_store_answers_unavailable(tmp_path):
+    from byosms.gateway.accept import MessageAcceptor
+
+    async with open_sqlite_store(str(tmp_path / "g.db"), key=os.urandom(32)) as store:
+        pass  # closed on exit
+    answers = await MessageAcceptor(store).accept(
+        "acme", [api.Send(id="1", to=TO, text="x", from_=SENDER)])
+    assert answers[0].code == "unavailable"

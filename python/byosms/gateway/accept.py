@@ -35,7 +35,7 @@ from byosms import _core
 from byosms.advanced_config import AdvancedConfigError, load_advanced_config
 from byosms.schemas import api
 from byosms.schemas.records import Integration, Message, Number, Segment
-from byosms.store.base import NotFound, StoreClosed, StoreError
+from byosms.store.base import NotFound, StoreError
 from byosms.store.sqlite import InvalidRecord, OptedOut
 
 #: How long a business unit's inventory (numbers, integrations) is cached.
@@ -229,7 +229,11 @@ class MessageAcceptor:
         results: list[api.Accepted | api.Rejected | None] = [None] * len(sends)
         if not sends:
             return []
-        inv = await self._inventory(business_unit)
+        try:
+            inv = await self._inventory(business_unit)
+        except StoreError as e:
+            return [_reject(s.id, "unavailable", f"not accepted, the store failed: {e}")
+                    for s in sends]
         # Group by (chain, concat) so each group is segmented in one Rust call.
         groups: dict[tuple[int, str], list[tuple[int, _Route]]] = {}
         chains: dict[int, _core.Chain | None] = {}
@@ -287,9 +291,7 @@ class MessageAcceptor:
         if items:
             try:
                 stored = await self.store.accept_messages(items)
-            except StoreClosed as e:
-                stored = [e] * len(items)
-            except StoreError as e:
+            except StoreError as e:  # StoreClosed included: nothing was accepted
                 stored = [e] * len(items)
             for i, res in zip(slots, stored):
                 results[i] = self._answer(sends[i], res)
