@@ -22,7 +22,7 @@ def test_doc_has_examples_of_every_type():
             seen.add((side, item["type"]))
     client = {("client", t) for t in ("auth", "send", "preview", "ack", "ping")}
     server = {("server", t) for t in ("ready", "accepted", "rejected", "preview_result", "pong",
-                                      "error", "status", "inbound", "operational")}
+                                      "error", "status", "inbound", "keyword", "operational")}
     assert client | server <= seen
 
 

@@ -382,6 +382,22 @@ async def test_inbound_and_operational_events(env, server):
     assert evs[1].cursor == evs[0].cursor + 2  # the other unit's event is not shown
 
 
+async def test_keyword_events_reach_the_owner(env, server):
+    async with connect(url(server), env.token) as c:
+        await env.store.append_events([
+            NewEvent("globex", "keyword", {"keyword": "help", "from": TO, "to": "+1", "integration": "x"}),
+            NewEvent("acme", "keyword", {"keyword": "opt_out", "matched": "STOP", "from": TO,
+                                         "to": SENDER, "integration": "carrier-a",
+                                         "opted_out": True, "reply_message_id": "msg_1"}),
+        ])
+        async for ev in c.events():
+            break
+    assert isinstance(ev, api.Keyword)
+    assert (ev.keyword, ev.matched, ev.opted_out, ev.reply_message_id) == (
+        "opt_out", "STOP", True, "msg_1")
+    assert ev.from_ == TO and ev.to == SENDER
+
+
 async def test_ack_and_reconnect_resume_after_last_ack(env, server):
     cursors = await env.store.append_events(
         [NewEvent("acme", "operational", {"kind": "bind_up", "integration": str(i)})

@@ -32,7 +32,7 @@ from byosms.schemas import api
 
 log = logging.getLogger("byosms.client")
 
-Event = api.Status | api.Inbound | api.Operational
+Event = api.Status | api.Inbound | api.Keyword | api.Operational
 _decode = api.server_decoder.decode
 _encode = api.encoder.encode
 #: Events buffered in the client before it stops reading the socket.
@@ -226,7 +226,7 @@ class Client:
                     log.warning("unreadable frame from the gateway: %s", e)
                     continue
                 for m in decoded if isinstance(decoded, list) else (decoded,):
-                    if isinstance(m, (api.Status, api.Inbound, api.Operational)):
+                    if isinstance(m, (api.Status, api.Inbound, api.Keyword, api.Operational)):
                         await self._ev_send.send(m)
                         continue
                     rid = getattr(m, "id", None)

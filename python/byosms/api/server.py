@@ -137,12 +137,12 @@ def _status(ev: Event, p: dict[str, Any], state: str, segment: int | None,
     )
 
 
-def event_messages(ev: Event) -> list[api.Status | api.Inbound | api.Operational]:
+def event_messages(ev: Event) -> list[api.Status | api.Inbound | api.Keyword | api.Operational]:
     """The API messages of one stored event (all carrying its cursor).
 
     A `status` event is one segment's change; when it also moved the message's
     rolled-up state (S13) a message-level `status` (no `segment`) follows with
-    the same cursor. Event types apps don't see (keyword bookkeeping) give []."""
+    the same cursor. Unknown event types give []."""
     p = ev.payload
     if ev.type == "status":
         seg_state = _SEGMENT_STATE.get(p.get("segment_state", ""), "unknown")
@@ -165,6 +165,13 @@ def event_messages(ev: Event) -> list[api.Status | api.Inbound | api.Operational
             from_=p.get("from", p.get("source", "")), to=p.get("to", p.get("destination", "")),
             text=p.get("text", ""), integration=p.get("integration", ""),
             segments=p.get("segments", 1), keyword=p.get("keyword"), at=_rfc3339(ev.created),
+        )]
+    if ev.type == "keyword":
+        return [api.Keyword(
+            cursor=ev.cursor, keyword=p["keyword"], matched=p.get("matched"),
+            from_=p.get("from", ""), to=p.get("to", ""), integration=p.get("integration", ""),
+            opted_out=p.get("opted_out"), reply_message_id=p.get("reply_message_id"),
+            message_id=p.get("message_id"), at=_rfc3339(ev.created),
         )]
     if ev.type == "operational":
         return [api.Operational(

@@ -161,6 +161,22 @@ class Inbound(_Msg, tag="inbound", kw_only=True):
     at: str
 
 
+class Keyword(_Msg, tag="keyword", kw_only=True):
+    """A compliance keyword was received (N3/N4, S15): what matched, whether the
+    subscriber is now opted out, and the auto-reply sent through the pipeline."""
+
+    cursor: Cursor
+    keyword: Literal["help", "opt_out", "opt_in"]
+    matched: str | None = None
+    from_: str = msgspec.field(name="from")
+    to: str
+    integration: str
+    opted_out: bool | None = None  # None for HELP (no change)
+    reply_message_id: str | None = None
+    message_id: str | None = None  # the inbound message that carried it
+    at: str
+
+
 class Operational(_Msg, tag="operational", kw_only=True):
     cursor: Cursor
     kind: str  # see byosms.schemas.events.EventKind
@@ -173,7 +189,7 @@ class Operational(_Msg, tag="operational", kw_only=True):
 
 
 ServerMessage = Ready | Accepted | Rejected | PreviewResult | Pong | Error | Status | Inbound | \
-    Operational
+    Keyword | Operational
 
 client_decoder = msgspec.json.Decoder(ClientMessage | list[ClientMessage])
 server_decoder = msgspec.json.Decoder(ServerMessage | list[ServerMessage])
