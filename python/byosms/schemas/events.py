@@ -19,6 +19,7 @@ EventKind = Literal[
     "config_error",  # the configuration can't work (e.g. transmitter-only without receiver)
     "config_warning",  # legal but doubtful configuration
     "protocol_error",  # the peer sent something invalid (answered with generic_nack)
+    "mo_incomplete",  # a concatenated inbound message timed out with parts missing
 ]
 
 Cause = Literal[
