@@ -121,8 +121,12 @@ class ReceiptCorrelator:
         if old is not None:
             self._drop_norm(old)
         self._exact[keys[0]] = seg
+        # A '#' key already taken belongs to a live id of the other format
+        # (e.g. "10" hex vs "16" decimal): the older claim stays, exact ids
+        # still find their own segment.
+        setdefault = self._norm.setdefault
         for k in keys[1:]:
-            self._norm[k] = seg
+            setdefault(k, seg)
         if len(self._exact) > self.max_tracked:
             oldest = next(iter(self._exact))
             self.forget(self._exact[oldest])
