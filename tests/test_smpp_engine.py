@@ -546,7 +546,7 @@ async def test_mo_missing_part_times_out(jump_clock: Any) -> None:
             await integ.wait_bound()
             t0 = trio.current_time()
             await sim.send_mo("4917612345678", "12345", text, drop_parts=[2], source_ton=1)
-            await wait_for(lambda: len(sink.mo) == 1)
+            await wait_for(lambda: len(sink.mo) == 1, step=0.25)
             waited = trio.current_time() - t0
         (m,) = sink.mo
         assert m.incomplete and m.missing == (2,) and m.parts == 2 and m.total == 3
