@@ -443,7 +443,10 @@ class SmppIntegration:
             sent_at = trio.current_time()
             load[bind_index] += 1
             try:
-                resp = await bind.submit_sm(src, dst, sm, **fields)
+                try:
+                    resp = await bind.submit_sm(src, dst, sm, **fields)
+                finally:
+                    load[bind_index] -= 1
             except SmppError as e:  # a field the codec refuses: no retry helps
                 status = e.command_status
                 mapped = self.errors.map(status)
@@ -457,8 +460,6 @@ class SmppIntegration:
                     )
                 await trio.sleep(self.retry_backoff * 2 ** (attempts - 1))
                 continue
-            finally:
-                load[bind_index] -= 1
             status = resp.command_status
             if status == 0:
                 self._throttle_level = 0
