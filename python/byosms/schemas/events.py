@@ -23,6 +23,7 @@ EventKind = Literal[
     "config_warning",  # legal but doubtful configuration
     "protocol_error",  # the peer sent something invalid (answered with generic_nack)
     "inbound_unroutable",  # an MO to a number not in the inventory, or disabled: not routed
+    "mo_incomplete",  # a concatenated inbound message timed out with parts missing
 ]
 
 Cause = Literal[

@@ -1,0 +1,665 @@
+"""One SMPP integration: supervised binds, submission, receipts, MO (trio).
+
+    integration = SmppIntegration(
+        config, integration_id="acme",
+        on_event=events.append,            # OperationalEvent (sync)
+        on_submit_result=store_result,     # SubmitResult per segment
+        on_receipt=store_receipt,          # DeliveryReceipt
+        on_mo=store_inbound,               # InboundMessage
+    )
+    async with integration:                # or: await nursery.start(integration.run)
+        await integration.wait_bound()
+        results = await integration.submit(OutboundMessage(...))
+
+Callbacks may be plain functions or async functions. The SMSC gets the
+deliver_sm_resp of a receipt or MO only after ``on_receipt`` / ``on_mo``
+returned (a raising callback answers ESME_RX_T_APPN: the SMSC redelivers).
+For one segment, ``on_submit_result`` always returns before ``on_receipt`` is
+called: the vendor id is registered for correlation only afterwards, and a
+receipt that overtakes it waits (see ``EARLY_RECEIPT_HOLD``).
+
+Binds: ``config.binds`` of them (S6), each in its own task that reconnects
+with jittered exponential backoff (``RECONNECT_*``). State changes are the
+binds' OperationalEvents (bind_up, bind_down, bind_failed with cause, S17);
+the configuration's warnings (S1, S5) are emitted once as config_warning.
+Cancellation is shutdown: each bound bind sends unbind.
+
+Submission: the text is segmented by the core in one call with the advanced
+configuration's charset chain (S8) and ``config.concatenation``. Each segment
+goes to the bound transmitting bind with the fewest requests in flight, after
+the integration's shared rate limiter (S4). ESME_RTHROTTLED / ESME_RMSGQFUL
+pause the whole integration (``THROTTLE_BACKOFF_*``) and the segment is
+retried without limit; other failures are mapped by the ErrorMapper (S7):
+RETRYABLE_FAILURE / DEFERRED ones are retried up to ``MAX_SUBMIT_ATTEMPTS``,
+the rest fail the segment. A lost bind or a response timeout is retried the
+same way (the SMSC may have accepted it: a duplicate is preferred to a loss).
+
+Inbound: a deliver_sm / data_sm whose esm_class says "SMSC delivery receipt"
+(bits 2-5 = 0001) or that carries receipted_message_id is a receipt;
+everything else is an MO (see ``inbound``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from byosms import _core
+from byosms._core import Chain, Pdu, SmppError, Tlv
+from byosms.advanced_config import ErrorMapper, GenericErrorCode, load_advanced_config
+from byosms.gateway.ratelimit import TrioRateLimiter
+from byosms.providers.smpp.bind import BindError, PduRejected, ResponseTimeout, SmppBind
+from byosms.providers.smpp.correlation import MessageTrack, ReceiptCorrelator, TrackedSegment
+from byosms.providers.smpp.inbound import DEFAULT_REASSEMBLY_TIMEOUT, MoAssembler
+from byosms.providers.smpp.messages import (
+    DELIVERED,
+    DeliveryReceipt,
+    InboundMessage,
+    OutboundMessage,
+    SubmitResult,
+    outbound_destination,
+    outbound_source,
+)
+from byosms.providers.smpp.session import LocalProtocolError
+from byosms.schemas.events import Cause, EventKind, OperationalEvent
+from byosms.schemas.smpp import SmppIntegrationConfig
+
+#: Reconnect backoff: first wait, ceiling, and +/- jitter fraction (so the
+#: binds of many gateways don't reconnect in lockstep after an SMSC restart).
+RECONNECT_INITIAL = 1.0
+RECONNECT_MAX = 60.0
+RECONNECT_JITTER = 0.2
+#: A bind that stayed up this long was healthy: the next failure starts the
+#: backoff again from RECONNECT_INITIAL.
+STABLE_BIND = 30.0
+#: Pause of the whole integration after ESME_RTHROTTLED / ESME_RMSGQFUL,
+#: doubled while the SMSC keeps answering so, up to the ceiling.
+THROTTLE_BACKOFF_INITIAL = 1.0
+THROTTLE_BACKOFF_MAX = 30.0
+#: Attempts for a segment failing with a retryable status (not throttling).
+MAX_SUBMIT_ATTEMPTS = 3
+#: Wait before the 2nd attempt; doubled per further attempt.
+RETRY_BACKOFF_INITIAL = 1.0
+#: How long a receipt that overtook its submit_sm_resp waits for it (the
+#: response is on the wire already: milliseconds, normally).
+EARLY_RECEIPT_HOLD = 5.0
+
+#: SMPP 3.4 section 5.2.12: esm_class bits 2-5 (message type); 0001 = SMSC
+#: delivery receipt. UDHI = bit 6.
+ESM_TYPE_MASK = 0x3C
+ESM_DELIVERY_RECEIPT = 0x04
+ESM_UDHI = 0x40
+#: SMPP 3.4 section 5.2.17: registered_delivery 1 = receipt on final outcome (S13).
+REGISTERED_DELIVERY = 1
+
+ESME_RTHROTTLED = _core.ESME_RTHROTTLED
+ESME_RMSGQFUL = _core.ESME_RMSGQFUL
+ALERT_NOTIFICATION = _core.CMD_ALERT_NOTIFICATION
+TLV_RECEIPTED_MESSAGE_ID = _core.TLV_RECEIPTED_MESSAGE_ID
+TLV_MESSAGE_STATE = _core.TLV_MESSAGE_STATE
+TLV_NETWORK_ERROR_CODE = _core.TLV_NETWORK_ERROR_CODE
+TLV_MESSAGE_PAYLOAD = _core.TLV_MESSAGE_PAYLOAD
+TLV_SAR_MSG_REF_NUM = _core.TLV_SAR_MSG_REF_NUM
+TLV_SAR_TOTAL_SEGMENTS = _core.TLV_SAR_TOTAL_SEGMENTS
+TLV_SAR_SEGMENT_SEQNUM = _core.TLV_SAR_SEGMENT_SEQNUM
+
+_RETRYABLE = frozenset({GenericErrorCode.RETRYABLE_FAILURE, GenericErrorCode.DEFERRED})
+
+#: Receipt message_state -> generic code when the vendor code is not mapped.
+_STATE_GENERIC = {
+    0: GenericErrorCode.DEFERRED,  # SCHEDULED (SMPP 5.0)
+    1: GenericErrorCode.EN_ROUTE,
+    2: GenericErrorCode.SUCCESS,
+    3: GenericErrorCode.EXPIRED,
+    4: GenericErrorCode.PERMANENT_FAILURE,  # DELETED
+    5: GenericErrorCode.UNDELIVERABLE,
+    6: GenericErrorCode.ACCEPTED,
+    7: GenericErrorCode.UNKNOWN,
+    8: GenericErrorCode.REJECTED,
+    9: GenericErrorCode.REJECTED,  # SKIPPED (SMPP 5.0)
+}
+
+
+class _Started:
+    """task_status for SmppBind.run(): tells the supervisor the bind is up."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[Any], None]) -> None:
+        self.callback = callback
+
+    def started(self, value: Any = None) -> None:
+        self.callback(value)
+
+
+def _caller(cb: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """An async callable for a sync or async callback."""
+    if cb is None or inspect.iscoroutinefunction(cb):
+        return cb
+
+    async def call(arg: Any) -> Any:
+        return cb(arg)
+
+    return call
+
+
+class SmppIntegration:
+    def __init__(
+        self,
+        config: SmppIntegrationConfig,
+        *,
+        integration_id: str,
+        on_event: Callable[[OperationalEvent], Any] | None = None,
+        on_receipt: Callable[[DeliveryReceipt], Any] | None = None,
+        on_mo: Callable[[InboundMessage], Any] | None = None,
+        on_submit_result: Callable[[SubmitResult], Any] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        rate_limit: bool = True,
+        default_region: str | None = None,
+        reconnect_initial: float = RECONNECT_INITIAL,
+        reconnect_max: float = RECONNECT_MAX,
+        stable_bind: float = STABLE_BIND,
+        throttle_backoff: float = THROTTLE_BACKOFF_INITIAL,
+        throttle_backoff_max: float = THROTTLE_BACKOFF_MAX,
+        max_attempts: int = MAX_SUBMIT_ATTEMPTS,
+        retry_backoff: float = RETRY_BACKOFF_INITIAL,
+        early_receipt_hold: float = EARLY_RECEIPT_HOLD,
+        reassembly_timeout: float = DEFAULT_REASSEMBLY_TIMEOUT,
+        seed: int | None = None,
+    ) -> None:
+        """``rate_limit=False`` disables the S4 limiter: for benches and
+        tests only (never from configuration). ``default_region`` (ISO
+        3166 code) lets national inbound numbers be read as E.164.
+        Raises AdvancedConfigError for a bad ``config.advanced_config``."""
+        self.config = config
+        self.integration_id = integration_id
+        self._on_event = on_event
+        self._on_receipt = _caller(on_receipt)
+        self._on_mo = _caller(on_mo)
+        self._on_submit_result = _caller(on_submit_result)
+        self._ssl_context = ssl_context
+        self.advanced = load_advanced_config(config.advanced_config)
+        self.errors = ErrorMapper(self.advanced)
+        self.chain = Chain(self.advanced.charset_chain())
+        self.limiter = TrioRateLimiter(config.messages_per_second) if rate_limit else None
+        self.reconnect_initial = reconnect_initial
+        self.reconnect_max = reconnect_max
+        self.stable_bind = stable_bind
+        self.throttle_backoff = throttle_backoff
+        self.throttle_backoff_max = throttle_backoff_max
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.early_receipt_hold = early_receipt_hold
+        self.correlator = ReceiptCorrelator()
+        self.mo = MoAssembler(
+            self.chain,
+            plus_prefix=config.inbound_plus_prefix,
+            default_region=default_region,
+            timeout=reassembly_timeout,
+        )
+        self._rng = random.Random(seed)
+        self.binds: list[SmppBind | None] = [None] * config.binds
+        self._load = [0] * config.binds
+        self._bound_changed = trio.Event()
+        self._paused_until = 0.0
+        self._throttle_level = 0
+        self._warned = False
+        # Concatenation references: start anywhere so a restart doesn't reuse
+        # the previous run's references for the same recipient at once.
+        self._ref = self._rng.randrange(1 << 16)
+        self._can_transmit = config.bind_type != "receiver"
+        self._nursery_cm: Any = None
+        self._nursery: trio.Nursery | None = None
+
+    # --- events -------------------------------------------------------------
+
+    def _emit(
+        self,
+        kind: EventKind,
+        cause: Cause | None = None,
+        command_status: int | None = None,
+        detail: str = "",
+        bind: int | None = None,
+    ) -> None:
+        if self._on_event is None:
+            return
+        self._on_event(
+            OperationalEvent(
+                kind=kind,
+                integration=self.integration_id,
+                bind=bind,
+                cause=cause,
+                command_status=command_status,
+                command_status_name=(
+                    _core.status_name(command_status) if command_status is not None else None
+                ),
+                detail=detail,
+            )
+        )
+
+    # --- lifecycle ----------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the binds until cancelled. ``started`` at once, before any bind
+        is up: use ``wait_bound()`` to wait for one."""
+        if not self._warned:
+            self._warned = True
+            for w in self.config.warnings():
+                self._emit("config_warning", detail=w)
+        async with trio.open_nursery() as nursery:
+            for i in range(self.config.binds):
+                nursery.start_soon(self._bind_loop, i)
+            nursery.start_soon(self._reassembly_loop)
+            task_status.started(self)
+
+    async def __aenter__(self) -> SmppIntegration:
+        self._nursery_cm = trio.open_nursery()
+        nursery = await self._nursery_cm.__aenter__()
+        await nursery.start(self.run)
+        self._nursery = nursery
+        return self
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+        return await self._nursery_cm.__aexit__(*exc)
+
+    @property
+    def bound(self) -> list[SmppBind]:
+        return [b for b in self.binds if b is not None and b.is_bound]
+
+    async def wait_bound(self, count: int = 1) -> None:
+        """Until at least ``count`` binds are bound."""
+        while len(self.bound) < count:
+            await self._bound_changed.wait()
+
+    def _notify(self) -> None:
+        self._bound_changed.set()
+        self._bound_changed = trio.Event()
+
+    def _jitter(self, delay: float) -> float:
+        return delay * (1 + self._rng.uniform(-RECONNECT_JITTER, RECONNECT_JITTER))
+
+    async def _bind_loop(self, index: int) -> None:
+        delay = self.reconnect_initial
+        on_request = functools.partial(self._on_request, bind=index)
+        while True:
+            bind = SmppBind(
+                self.config,
+                integration=self.integration_id,
+                index=index,
+                on_event=self._on_event,
+                on_request=on_request,
+                ssl_context=self._ssl_context,
+            )
+            bound_at: float | None = None
+
+            def started(_: Any, bind: SmppBind = bind) -> None:
+                nonlocal bound_at
+                bound_at = trio.current_time()
+                self.binds[index] = bind
+                self._notify()
+
+            try:
+                await bind.run(task_status=_Started(started))
+            except BindError:
+                pass  # the bind reported bind_failed / bind_down with the cause
+            except Exception as e:  # a bug must not end the supervision
+                self._emit("bind_failed", "other", detail=f"bind task failed: {e!r}", bind=index)
+            finally:
+                if self.binds[index] is bind:
+                    self.binds[index] = None
+                    self._notify()
+            if bound_at is not None and trio.current_time() - bound_at >= self.stable_bind:
+                delay = self.reconnect_initial
+            await trio.sleep(self._jitter(delay))
+            delay = min(delay * 2, self.reconnect_max)
+
+    # --- submission ---------------------------------------------------------
+
+    def _next_ref(self, bits: int) -> int:
+        self._ref = (self._ref + 1) & 0xFFFF
+        return self._ref & ((1 << bits) - 1)
+
+    def _parts(self, m: OutboundMessage) -> list[tuple[bytes, int, int, list[Tlv] | None]]:
+        """(short_message, data_coding, esm_class, tlvs) per segment."""
+        if m.segments is not None:
+            out = []
+            for s in m.segments:
+                tlvs = None
+                sm = s.short_message
+                if s.sar is not None:
+                    tlvs = _sar_tlvs(*s.sar)
+                if s.payload:
+                    tlvs = (tlvs or []) + [Tlv(TLV_MESSAGE_PAYLOAD, sm)]
+                    sm = b""
+                out.append((sm, s.data_coding, ESM_UDHI if s.udhi else 0, tlvs))
+            return out
+        if m.text is None:
+            raise ValueError("OutboundMessage needs text or segments")
+        method = self.config.concatenation
+        ref = self._next_ref(8 if method == "udh8" else 16)
+        seg = _core.segment(m.text, self.chain, concat=method, reference=ref)
+        dcs = seg.dcs
+        esm = ESM_UDHI if seg.udhi else 0
+        parts = seg.parts
+        if method == "payload":
+            return [(b"", dcs, 0, [Tlv(TLV_MESSAGE_PAYLOAD, parts[0])])]
+        sar = seg.sar
+        if sar is not None:
+            return [(p, dcs, esm, _sar_tlvs(*s)) for p, s in zip(parts, sar)]
+        return [(p, dcs, esm, None) for p in parts]
+
+    async def submit(self, message: OutboundMessage) -> list[SubmitResult]:
+        """Submit every segment of ``message`` (in order); each result also
+        goes to on_submit_result. Raises AddressError / SmppError (text the
+        chain cannot encode) before anything is sent."""
+        if not self._can_transmit:
+            raise RuntimeError(f"integration {self.integration_id}: bind_type receiver cannot submit")
+        cfg = self.config
+        src, ston, snpi = outbound_source(
+            message.source, plus_prefix=cfg.outbound_plus_prefix, ton=cfg.source_ton, npi=cfg.source_npi
+        )
+        dst, dton, dnpi = outbound_destination(
+            message.destination, ton=cfg.destination_ton, npi=cfg.destination_npi
+        )
+        parts = self._parts(message)
+        count = len(parts)
+        ids = message.segment_ids or [f"{message.message_id}:{n}" for n in range(1, count + 1)]
+        if len(ids) != count:
+            raise ValueError(f"{len(ids)} segment_ids for {count} segments")
+        track = MessageTrack(count)
+        results = []
+        for n, (sm, dcs, esm, tlvs) in enumerate(parts, 1):
+            seg = TrackedSegment(message.message_id, ids[n - 1], n, count, track)
+            fields = {
+                "data_coding": dcs,
+                "esm_class": esm,
+                "registered_delivery": REGISTERED_DELIVERY,
+                "source_addr_ton": ston,
+                "source_addr_npi": snpi,
+                "dest_addr_ton": dton,
+                "dest_addr_npi": dnpi,
+            }
+            if tlvs:
+                fields["tlvs"] = tlvs
+            results.append(await self._submit_segment(seg, src, dst, sm, fields))
+        return results
+
+    async def _pick_bind(self) -> SmppBind:
+        """The bound transmitting bind with the fewest requests in flight."""
+        while True:
+            best = None
+            best_load = 0
+            for b in self.binds:
+                if b is not None and b.is_bound:
+                    load = self._load[b.index]
+                    if best is None or load < best_load:
+                        best, best_load = b, load
+            if best is not None:
+                return best
+            await self._bound_changed.wait()
+
+    async def _wait_turn(self) -> None:
+        if self._paused_until > trio.current_time():
+            await trio.sleep_until(self._paused_until)
+        if self.limiter is not None:
+            await self.limiter.acquire()
+
+    def _throttled(self, status: int, bind: int, sent_at: float) -> None:
+        now = trio.current_time()
+        if sent_at < self._paused_until:
+            return  # sent before the pause began: that pause covers it already
+        self._throttle_level += 1
+        delay = min(self.throttle_backoff * 2 ** (self._throttle_level - 1), self.throttle_backoff_max)
+        self._paused_until = now + delay
+        if self.limiter is not None:
+            self.limiter.back_off(delay)
+        self._emit(
+            "throttled",
+            command_status=status,
+            detail=f"SMSC answered {_core.status_name(status)}: pausing {delay:.3g}s",
+            bind=bind,
+        )
+
+    async def _submit_segment(
+        self, seg: TrackedSegment, src: str, dst: str, sm: bytes, fields: dict[str, Any]
+    ) -> SubmitResult:
+        attempts = 0
+        status: int | None = None
+        bind_index: int | None = None
+        load = self._load
+        while True:
+            await self._wait_turn()
+            bind = await self._pick_bind()
+            bind_index = bind.index
+            attempts += 1
+            sent_at = trio.current_time()
+            load[bind_index] += 1
+            try:
+                try:
+                    resp = await bind.submit_sm(src, dst, sm, **fields)
+                finally:
+                    load[bind_index] -= 1
+            except SmppError as e:  # a field the codec refuses: no retry helps
+                status = e.command_status
+                mapped = self.errors.map(status)
+                return await self._failed(seg, attempts, status, mapped.generic_code, mapped.cause, bind_index, str(e))
+            except (BindError, ResponseTimeout, PduRejected, LocalProtocolError) as e:
+                status = getattr(e, "command_status", None)
+                if attempts >= self.max_attempts:
+                    cause = "SUBMIT_TIMEOUT" if isinstance(e, ResponseTimeout) else "BIND_LOST"
+                    return await self._failed(
+                        seg, attempts, status, GenericErrorCode.RETRYABLE_FAILURE, cause, bind_index, str(e)
+                    )
+                await trio.sleep(self.retry_backoff * 2 ** (attempts - 1))
+                continue
+            status = resp.command_status
+            if status == 0:
+                self._throttle_level = 0
+                vid = resp.pdu.message_id
+                result = SubmitResult(
+                    message_id=seg.message_id,
+                    segment_id=seg.segment_id,
+                    segment_index=seg.index,
+                    segment_count=seg.count,
+                    ok=True,
+                    vendor_message_id=vid,
+                    command_status=0,
+                    attempts=attempts,
+                    bind=bind_index,
+                )
+                if self._on_submit_result is not None:
+                    await self._on_submit_result(result)
+                # Only now may receipts find it: on_submit_result came first.
+                self.correlator.register(seg, vid)
+                return result
+            if status == ESME_RTHROTTLED or status == ESME_RMSGQFUL:
+                self._throttled(status, bind_index, sent_at)
+                attempts -= 1  # throttling is the SMSC's pace, not a failure
+                continue
+            mapped = self.errors.map(status)
+            if mapped.generic_code in _RETRYABLE and attempts < self.max_attempts:
+                await trio.sleep(self.retry_backoff * 2 ** (attempts - 1))
+                continue
+            return await self._failed(seg, attempts, status, mapped.generic_code, mapped.cause, bind_index, "")
+
+    async def _failed(
+        self,
+        seg: TrackedSegment,
+        attempts: int,
+        status: int | None,
+        code: GenericErrorCode,
+        cause: str,
+        bind: int | None,
+        detail: str,
+    ) -> SubmitResult:
+        seg.fail_submit()
+        result = SubmitResult(
+            message_id=seg.message_id,
+            segment_id=seg.segment_id,
+            segment_index=seg.index,
+            segment_count=seg.count,
+            ok=False,
+            command_status=status,
+            generic_code=code,
+            cause=cause,
+            attempts=attempts,
+            bind=bind,
+        )
+        self._emit(
+            "delivery_failure",
+            command_status=status,
+            detail=f"segment {seg.segment_id} failed after {attempts} attempt(s): {cause}"
+            + (f" ({detail})" if detail else ""),
+            bind=bind,
+        )
+        if self._on_submit_result is not None:
+            await self._on_submit_result(result)
+        return result
+
+    # --- inbound ------------------------------------------------------------
+
+    async def _on_request(self, pdu: Pdu, *, bind: int) -> int:
+        """deliver_sm / data_sm / alert_notification from a bind; the
+        returned status goes into the deliver_sm_resp / data_sm_resp."""
+        if pdu.command_id == ALERT_NOTIFICATION:
+            return 0
+        rid = pdu.tlv(TLV_RECEIPTED_MESSAGE_ID)
+        if rid is not None or pdu.esm_class & ESM_TYPE_MASK == ESM_DELIVERY_RECEIPT:
+            return await self._on_receipt_pdu(pdu, rid, bind)
+        return await self._on_mo_pdu(pdu, bind)
+
+    async def _on_receipt_pdu(self, pdu: Pdu, rid: Tlv | None, bind: int) -> int:
+        try:
+            sm = pdu.short_message
+        except AttributeError:  # data_sm
+            sm = b""
+        ms = pdu.tlv(TLV_MESSAGE_STATE)
+        nec = pdu.tlv(TLV_NETWORK_ERROR_CODE)
+        try:
+            r = _core.parse_receipt(
+                sm,
+                receipted_message_id=rid.value if rid is not None else None,
+                message_state=ms.value if ms is not None else None,
+                network_error_code=nec.value if nec is not None else None,
+            )
+        except SmppError as e:
+            self._emit("protocol_error", "protocol_error", e.command_status, f"unreadable receipt: {e}", bind)
+            return e.command_status
+        vid = r.message_id
+        correlator = self.correlator
+        seg = correlator.lookup(vid)
+        early = False
+        if seg is None:
+            matched = trio.Event()
+            held = correlator.hold(vid, lambda _seg: matched.set())
+            if held is not None:
+                with trio.move_on_after(self.early_receipt_hold):
+                    await matched.wait()
+                correlator.release(held)
+                seg = held.segment
+                early = seg is not None
+        state = r.state
+        if state == DELIVERED:
+            code, cause, vcode = GenericErrorCode.SUCCESS, "DELIVERED", r.error_code
+        else:
+            vcode = r.error_code
+            if vcode and vcode in self.errors:
+                mapped = self.errors.map(vcode)
+                code, cause = mapped.generic_code, mapped.cause
+            else:
+                code, cause = _STATE_GENERIC.get(state, GenericErrorCode.UNKNOWN), r.state_name
+        final = r.is_final
+        if seg is not None:
+            message_state = seg.set_state(state)
+            if final:
+                correlator.forget(seg)
+            receipt = DeliveryReceipt(
+                vendor_message_id=vid,
+                state=state,
+                state_name=r.state_name,
+                is_final=final,
+                generic_code=code,
+                cause=cause,
+                vendor_code=vcode,
+                message_id=seg.message_id,
+                segment_id=seg.segment_id,
+                segment_index=seg.index,
+                segment_count=seg.count,
+                message_state=message_state,
+                bind=bind,
+                early=early,
+            )
+        else:
+            receipt = DeliveryReceipt(
+                vendor_message_id=vid,
+                state=state,
+                state_name=r.state_name,
+                is_final=final,
+                generic_code=code,
+                cause=cause,
+                vendor_code=vcode,
+                bind=bind,
+            )
+        if self._on_receipt is not None:
+            await self._on_receipt(receipt)
+        return 0
+
+    def _now_ms(self) -> int:
+        return int(trio.current_time() * 1000)
+
+    async def _on_mo_pdu(self, pdu: Pdu, bind: int) -> int:
+        try:
+            msg = self.mo.add(pdu, self._now_ms(), bind)
+        except SmppError as e:
+            self._emit("protocol_error", "protocol_error", e.command_status, f"undecodable inbound message: {e}", bind)
+            return e.command_status
+        if msg is not None and self._on_mo is not None:
+            await self._on_mo(msg)
+        return 0
+
+    async def _reassembly_loop(self) -> None:
+        interval = max(min(self.mo.timeout_ms / 4000, 1.0), 0.01)
+        while True:
+            await trio.sleep(interval)
+            for msg in self.mo.expire(self._now_ms()):
+                self._emit(
+                    "mo_incomplete",
+                    "timeout",
+                    detail=f"inbound from {msg.source}: {msg.parts} of {msg.total} parts, "
+                    f"missing {list(msg.missing)}; delivered incomplete",
+                    bind=msg.bind,
+                )
+                if self._on_mo is not None:
+                    try:
+                        await self._on_mo(msg)
+                    except Exception as e:  # keep sweeping; the owner was told via the event
+                        self._emit("protocol_error", "other", detail=f"on_mo failed: {e!r}")
+
+
+def _sar_tlvs(ref: int, total: int, seq: int) -> list[Tlv]:
+    return [
+        Tlv(TLV_SAR_MSG_REF_NUM, ref.to_bytes(2, "big")),
+        Tlv(TLV_SAR_TOTAL_SEGMENTS, bytes((total,))),
+        Tlv(TLV_SAR_SEGMENT_SEQNUM, bytes((seq,))),
+    ]
+
+
+__all__ = [
+    "EARLY_RECEIPT_HOLD",
+    "MAX_SUBMIT_ATTEMPTS",
+    "RECONNECT_INITIAL",
+    "RECONNECT_JITTER",
+    "RECONNECT_MAX",
+    "STABLE_BIND",
+    "THROTTLE_BACKOFF_INITIAL",
+    "THROTTLE_BACKOFF_MAX",
+    "SmppIntegration",
+]
