@@ -31,6 +31,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_selfcheck)
     _add_smsc_sim(sub)
+    from byosms.admin_cli import add_admin_commands
+
+    add_admin_commands(sub)
     return parser
 
 

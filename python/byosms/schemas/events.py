@@ -24,6 +24,13 @@ EventKind = Literal[
     "protocol_error",  # the peer sent something invalid (answered with generic_nack)
     "inbound_unroutable",  # an MO to a number not in the inventory, or disabled: not routed
     "mo_incomplete",  # a concatenated inbound message timed out with parts missing
+    # Lifecycle (S9–S12), written by byosms.gateway.lifecycle for the owning unit:
+    "integration_created",
+    "integration_updated",  # `detail` names the changed fields, never their values
+    "integration_activated",
+    "integration_deactivated",
+    "integration_restarted",  # re-bind after a credential or connection change (S9)
+    "integration_deleted",
 ]
 
 Cause = Literal[

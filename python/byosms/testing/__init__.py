@@ -1,7 +1,8 @@
 """Test doubles for users and our own tests: an SMSC simulator (and, later,
 fake HTTP SMS providers)."""
 
+from byosms.testing.runtime import FakeRuntime
 from byosms.testing.smsc import Faults, MoResult, SmscSimulator, Stats
 from byosms.testing.twilio_fake import TwilioFake
 
-__all__ = ["Faults", "MoResult", "SmscSimulator", "Stats", "TwilioFake"]
+__all__ = ["FakeRuntime", "Faults", "MoResult", "SmscSimulator", "Stats", "TwilioFake"]

@@ -55,10 +55,12 @@ def create_app(
     integrations: IntegrationRegistry,
     *,
     on_event: Callable[[OperationalEvent], Any] | None = None,
+    admin: Any = None,
 ) -> Starlette:
     """The gateway's ASGI app. ``on_event`` hears about webhooks whose
     handler failed (the integration itself reports bad signatures and
-    drops to its own ``on_event``)."""
+    drops to its own ``on_event``). ``admin`` (a ``byosms.web.admin.AdminApi``)
+    adds the admin REST API under /admin/v1."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -109,16 +111,17 @@ def create_app(
             return PlainTextResponse("error", status_code=500)
         return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route(
-                "/vendors/v1/{provider}/{integration}/{kind}",
-                vendor_webhook,
-                methods=["GET", "POST"],
-            ),
-        ]
-    )
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route(
+            "/vendors/v1/{provider}/{integration}/{kind}",
+            vendor_webhook,
+            methods=["GET", "POST"],
+        ),
+    ]
+    if admin is not None:
+        routes += admin.routes()
+    return Starlette(routes=routes)
 
 
 async def serve_web(
