@@ -630,3 +630,50 @@ async def test_closed_store_answers_unavailable(tmp_path):
     answers = await MessageAcceptor(store).accept(
         "acme", [api.Send(id="1", to=TO, text="x", from_=SENDER)])
     assert answers[0].code == "unavailable"
+
+
+# --- access: every websocket operation with another business unit's key (D4) -------
+
+
+async def test_access_every_operation_refused_across_business_units(env, server):
+    # globex's key against acme's resources.
+    async with connect(url(server), env.other_token) as c:
+        # send from acme's number, and through acme's integration
+        with pytest.raises(Rejected) as e:
+            await c.send(TO, "hi", from_=SENDER)
+        assert e.value.answer.code == "forbidden"
+        with pytest.raises(Rejected) as e:
+            await c.send(TO, "hi", integration=env.integ.id)
+        assert e.value.answer.code == "forbidden"
+        # batch: each foreign item refused on its own, the own one accepted
+        answers = await c.send_many([
+            dict(to=TO, text="a", from_=SENDER),
+            dict(to=TO, text="b", from_=OTHER_BU_SENDER),
+            dict(to=TO, text="c", integration=env.integ.id),
+        ])
+        assert [type(a).__name__ for a in answers] == ["Rejected", "Accepted", "Rejected"]
+        # preview with acme's sender or integration (would reveal its charset config)
+        for kw in (dict(from_=SENDER), dict(integration=env.integ.id)):
+            with pytest.raises(Rejected) as e:
+                await c.preview("hi", **kw)
+            assert e.value.answer.code == "forbidden"
+    # acme's traffic and events stay invisible to globex, even when it asks to
+    # resume from the beginning; globex's acks never move acme's cursor.
+    async with connect(url(server), env.token) as acme:
+        acc = await acme.send(TO, "secret business", from_=SENDER, idempotency_key="k1")
+    await env.store.append_events([
+        NewEvent("acme", "inbound", {"message_id": "m1", "from": TO, "to": SENDER,
+                                     "text": "acme only", "integration": env.integ.id}),
+        NewEvent("acme", "keyword", {"keyword": "opt_out", "from": TO, "to": SENDER,
+                                     "integration": env.integ.id, "opted_out": True}),
+        NewEvent("globex", "operational", {"kind": "bind_up", "integration": "x"}),
+    ])
+    async with connect(url(server), env.other_token, resume_from=0) as c:
+        async for ev in c.events():
+            break
+        assert isinstance(ev, api.Operational) and ev.integration == "x"
+        await c.ack(10**6)
+        # the same idempotency key in another unit is another message
+        other = await c.send(TO, "mine", from_=OTHER_BU_SENDER, idempotency_key="k1")
+        assert other.message_id != acc.message_id and not other.duplicate
+    assert await env.store.last_ack(env.key.id) == 0
