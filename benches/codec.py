@@ -89,22 +89,25 @@ def main() -> None:
             registered_delivery=1, dest_addr_ton=1, dest_addr_npi=1, sequence=7).generate())
 
     # --- decode deliver_sm carrying a receipt -------------------------------
-    case = "decode deliver_sm + receipt"
+    case = "decode deliver_sm (a receipt)"
     dlr = _core.Pdu("deliver_sm", 9, source_addr=DST, destination_addr=SRC, esm_class=0x04,
                     short_message=RECEIPT,
                     tlvs=[_core.Tlv(_core.TLV_RECEIPTED_MESSAGE_ID, b"1A2B3C4D5E\x00"),
                           _core.Tlv(_core.TLV_MESSAGE_STATE, b"\x02")]).encode()
 
+    add(case, "byosms decode", lambda: _core.decode(dlr).short_message)
+    if smpp34:
+        add(case, "smpp34 decode", lambda: smpp34.decode(dlr).short_message)
+    if smpplib:
+        client = _SmpplibClient()
+        add(case, "smpplib parse_pdu",
+            lambda: smpplib.smpp.parse_pdu(dlr, client=client).short_message)
+
+    # No peer parses receipts: ours only, for the record.
+    case = "decode deliver_sm + parse the receipt"
     add(case, "byosms decode().receipt()", lambda: _core.decode(dlr).receipt().message_id)
     add(case, "byosms decode+parse_receipt",
         lambda: _core.parse_receipt(_core.decode(dlr).short_message).message_id)
-    add(case, "byosms decode only", lambda: _core.decode(dlr).short_message)
-    if smpp34:
-        add(case, "smpp34 decode (no receipt)", lambda: smpp34.decode(dlr).short_message)
-    if smpplib:
-        client = _SmpplibClient()
-        add(case, "smpplib parse_pdu (no receipt)",
-            lambda: smpplib.smpp.parse_pdu(dlr, client=client).short_message)
 
     # --- batch-decode a 64 KiB stream ---------------------------------------
     case = "batch-decode 64 KiB stream (per PDU)"
@@ -129,6 +132,16 @@ def main() -> None:
         client = _SmpplibClient()
         add(case, "smpplib split+parse_pdu",
             lambda: [smpplib.smpp.parse_pdu(p, client=client) for p in split(stream)], ops=n)
+
+    case = "batch-decode 64 KiB of receipts (per PDU)"
+    n2 = 65536 // len(dlr)
+    receipts = dlr * n2
+    add(case, "byosms Framer.feed", lambda: _core.Framer().feed(receipts), ops=n2)
+    add(case, "byosms Framer.feed+receipt()",
+        lambda: [p.receipt() for p in _core.Framer().feed(receipts)], ops=n2)
+    if smpp34:
+        add(case, "smpp34 split+decode", lambda: [smpp34.decode(p) for p in split(receipts)],
+            ops=n2)
 
     # --- text: GSM and UCS-2 encode + segment --------------------------------
     gsm160 = ("Hello Anna, your parcel 4711 arrives today between 10:00 and 12:00. "
