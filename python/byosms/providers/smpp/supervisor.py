@@ -48,6 +48,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import trio
 
 from byosms import _core
@@ -577,36 +578,18 @@ class SmppIntegration:
             else:
                 code, cause = _STATE_GENERIC.get(state, GenericErrorCode.UNKNOWN), r.state_name
         final = r.is_final
+        receipt = DeliveryReceipt(
+            vendor_message_id=vid, state=state, state_name=r.state_name, is_final=final,
+            generic_code=code, cause=cause, vendor_code=vcode, bind=bind,
+        )
         if seg is not None:
             message_state = seg.set_state(state)
             if final:
                 correlator.forget(seg)
-            receipt = DeliveryReceipt(
-                vendor_message_id=vid,
-                state=state,
-                state_name=r.state_name,
-                is_final=final,
-                generic_code=code,
-                cause=cause,
-                vendor_code=vcode,
-                message_id=seg.message_id,
-                segment_id=seg.segment_id,
-                segment_index=seg.index,
-                segment_count=seg.count,
-                message_state=message_state,
-                bind=bind,
+            receipt = msgspec.structs.replace(
+                receipt, message_id=seg.message_id, segment_id=seg.segment_id,
+                segment_index=seg.index, segment_count=seg.count, message_state=message_state,
                 early=early,
-            )
-        else:
-            receipt = DeliveryReceipt(
-                vendor_message_id=vid,
-                state=state,
-                state_name=r.state_name,
-                is_final=final,
-                generic_code=code,
-                cause=cause,
-                vendor_code=vcode,
-                bind=bind,
             )
         if self._on_receipt is not None:
             await self._on_receipt(receipt)
