@@ -32,8 +32,8 @@ import functools
 import logging
 import os
 import ssl
-import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -253,6 +253,15 @@ class Gateway:
                         "the stored secrets cannot be read without it", key_file)
         return None, str(key_file)
 
+    @asynccontextmanager
+    async def open_store(self) -> AsyncIterator[Any]:
+        """The configured store (the raw backend), key file made if needed."""
+        key, key_file = self._key()
+        self.db_path().parent.mkdir(parents=True, exist_ok=True)
+        async with open_sqlite_store(self.db_path(), key=key, key_file=key_file,
+                                     synchronous=self.config.store.synchronous) as raw:
+            yield raw
+
     # --- running ------------------------------------------------------------------
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -261,10 +270,7 @@ class Gateway:
         from byosms.web.admin import AdminApi
         from byosms.web.app import IntegrationRegistry, create_app, serve_web
 
-        key, key_file = self._key()
-        self.db_path().parent.mkdir(parents=True, exist_ok=True)
-        async with open_sqlite_store(self.db_path(), key=key, key_file=key_file,
-                                     synchronous=self.config.store.synchronous) as raw:
+        async with self.open_store() as raw:
             if raw.recovered_in_flight:
                 log.info("requeued %d segments that were in flight at the last stop",
                          raw.recovered_in_flight)
@@ -620,10 +626,6 @@ class Gateway:
                 await self.store.append_events(events)
             except StoreError as e:
                 log.warning("could not store %d operational events: %s", len(events), e)
-
-
-def default_data_dir() -> Path:
-    return Path(tempfile.gettempdir())
 
 
 __all__ = ["CLAIM_BATCH", "Gateway", "GatewayError"]
