@@ -40,6 +40,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 import trio
 
+from byosms._core import receipt_id_keys
 from byosms.advanced_config import GenericErrorCode
 from byosms.api.server import ApiServer
 from byosms.gateway.accept import MessageAcceptor
@@ -377,6 +378,8 @@ class Gateway:
         self._bu_of[integ.id] = integ.business_unit
         provider = await self._build_provider(integ)
         running = _Running(integ, provider)
+        if integ.provider == "smpp":
+            await self._relearn(provider, integ.id)
         self._running[integration_id] = running
         await self._nursery.start(self._run_integration, running)
 
@@ -436,6 +439,17 @@ class Gateway:
 
         return SmppIntegration(decode_smpp_config(raw), ssl_context=ssl_ctx,
                                rate_limit=self._rate_limit, **callbacks)
+
+    async def _relearn(self, provider: Any, iid: str) -> None:
+        """Segments a previous run submitted still await receipts: the engine
+        correlates receipts in memory (holding an unknown one for its
+        submit_sm_resp), so tell it about them before the binds come up."""
+        from byosms.providers.smpp.correlation import MessageTrack, TrackedSegment
+
+        for seg, count in await self.store.submitted_segments(iid):
+            tracked = TrackedSegment(seg.message_id, str(seg.id), seg.index + 1, count,
+                                     MessageTrack(count))
+            provider.correlator.register(tracked, seg.vendor_message_id)
 
     async def _run_integration(self, running: _Running, *,
                                task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -573,7 +587,7 @@ class Gateway:
             state = "submitted"
         receipt = Receipt(
             integration=iid,
-            vendor_ids=(r.vendor_message_id,),
+            vendor_ids=tuple(receipt_id_keys(r.vendor_message_id)),
             segment_id=int(r.segment_id) if r.segment_id and r.segment_id.isdigit() else None,
             state=state,  # type: ignore[arg-type]
             generic_code=int(r.generic_code),
