@@ -148,6 +148,26 @@ class _Slot:
         self.result: Any = None
 
 
+class _Gauge:
+    """A count with a wait for it to drop below a mark."""
+
+    __slots__ = ("value", "_changed")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._changed = trio.Event()
+
+    def add(self, n: int) -> None:
+        self.value += n
+        if n < 0:
+            self._changed.set()
+
+    async def wait_below(self, mark: int) -> None:
+        while self.value >= mark:
+            self._changed = trio.Event()
+            await self._changed.wait()
+
+
 class _PipelineStore(NotifyingStore):
     """The NotifyingStore the whole gateway writes through, which also wakes
     the sender of an integration when messages are accepted for it."""
@@ -480,43 +500,39 @@ class Gateway:
 
     async def _sender(self, running: _Running) -> None:
         """Drain the integration's queue: keep up to `window` segments in the
-        engine; each finishes on its own, so a slow one holds one slot only."""
+        engine; each finishes on its own, so a slow one holds one slot only.
+        New claims wait until half the window is free: one claim (one
+        transaction) then brings many segments, not one per freed slot."""
         provider = running.provider
         iid = running.integration.id
         cfg = provider.config
         window = getattr(cfg, "binds", 1) * getattr(cfg, "window", 10)
+        refill = max(1, window // 2)
         payload = getattr(cfg, "concatenation", "") == "payload"
-        slots = trio.Semaphore(window)
+        gauge = _Gauge()
         async with trio.open_nursery() as nursery:
             while True:
                 if hasattr(provider, "wait_bound"):
                     await provider.wait_bound()
-                # Wait for at least one free slot, then take all free ones.
-                await slots.acquire()
-                free = 1
-                while free < CLAIM_BATCH:
-                    try:
-                        slots.acquire_nowait()
-                    except trio.WouldBlock:
-                        break
-                    free += 1
+                while window - gauge.value < refill:
+                    await gauge.wait_below(window - refill + 1)
+                free = min(window - gauge.value, CLAIM_BATCH)
                 running.work = trio.Event()
                 try:
                     segs = await self.store.claim_segments(iid, free)
                 except StoreError as e:
                     log.warning("claim_segments(%s) failed: %s", iid, e)
                     segs = []
-                for _ in range(free - len(segs)):
-                    slots.release()
                 if not segs:
                     with trio.move_on_after(IDLE_POLL):
                         await running.work.wait()
                     continue
+                gauge.add(len(segs))
                 for seg in segs:
-                    nursery.start_soon(self._submit_one, running, seg, payload, slots)
+                    nursery.start_soon(self._submit_one, running, seg, payload, gauge)
 
     async def _submit_one(self, running: _Running, seg: Segment, payload: bool,
-                          slots: trio.Semaphore) -> None:
+                          gauge: _Gauge) -> None:
         running.claims[seg.id] = seg.attempts
         try:
             out = OutboundSegment(
@@ -551,7 +567,7 @@ class Gateway:
                     pass
         finally:
             running.claims.pop(seg.id, None)
-            slots.release()
+            gauge.add(-1)
 
     async def _on_submit_result(self, iid: str, r: SubmitResult) -> None:
         """Committed before the engine lets receipts match the vendor id."""
