@@ -167,3 +167,36 @@ async def test_restart_resumes_queued_and_in_flight(tmp_path):
             await collect_until(c, lambda evs: delivered(evs, ids), limit=60)
         for mid in ids:
             assert (await gw.store.get_message(mid)).state == "delivered"
+
+
+async def test_operational_events_reach_the_app(tmp_path):
+    async with running_gateway(tmp_path) as gw:
+        token = await api_key(gw)
+        with trio.fail_after(WAIT):
+            await gw.provider("simulator").wait_bound(2)
+        gw.simulator.drop_connections()
+        async with connect(url(gw), token, auto_ack=True) as c:
+            events = await collect_until(c, lambda evs: any(
+                isinstance(e, api.Operational) and e.kind == "bind_down" for e in evs))
+        kinds = [e.kind for e in events if isinstance(e, api.Operational)]
+        assert "bind_up" in kinds and "bind_down" in kinds
+        assert all(e.integration == "simulator" for e in events
+                   if isinstance(e, api.Operational))
+
+
+async def test_lifecycle_stop_and_start_through_the_runtime(tmp_path):
+    async with running_gateway(tmp_path) as gw:
+        token = await api_key(gw)
+        with trio.fail_after(WAIT):
+            await gw.provider("simulator").wait_bound()
+        await gw.stop("simulator")
+        assert gw.provider("simulator") is None
+        with trio.fail_after(WAIT):
+            while gw.simulator.bound():
+                await trio.sleep(0.01)
+        # Accepted while stopped: stays queued, goes out after start.
+        async with connect(url(gw), token, auto_ack=True) as c:
+            a = await c.send(RECIPIENT, "after restart", from_=SENDER)
+            assert (await gw.store.get_message(a.message_id)).state == "queued"
+            await gw.start("simulator")
+            await collect_until(c, lambda evs: delivered(evs, [a.message_id]))
