@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,7 @@ async def gateway_main(args: argparse.Namespace) -> int:
     finally:
         sim.terminate()
         await sim.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
     r = json.loads(result.stdout)
     total = r["delivered"] + r["failed"]
     print(f"""
