@@ -535,6 +535,9 @@ class Gateway:
                           gauge: _Gauge) -> None:
         running.claims[seg.id] = seg.attempts
         try:
+            if running.integration.provider != "smpp":
+                await self._submit_whole(running, seg)
+                return
             out = OutboundSegment(
                 seg.short_message, seg.dcs, bool(seg.esm_class & _ESM_UDHI),
                 (seg.sar_ref, seg.sar_total, seg.sar_seq) if seg.sar_ref is not None else None,
@@ -568,6 +571,23 @@ class Gateway:
         finally:
             running.claims.pop(seg.id, None)
             gauge.add(-1)
+
+    async def _submit_whole(self, running: _Running, seg: Segment) -> None:
+        """HTTP providers (Twilio) take a message's whole text and report per
+        message. The first segment carries the send; the others are marked
+        submitted under a placeholder id, and the message's receipts update
+        every segment (see `_on_receipt`)."""
+        if seg.index != 0:
+            await self._record_submits(SubmitOutcome(  # type: ignore[misc]
+                segment_id=seg.id, vendor_message_id=f"part:{seg.message_id}:{seg.index}"))
+            return
+        message = await self.store.get_message(seg.message_id)
+        if message is None:  # cannot happen: segments live with their message
+            return
+        await running.provider.submit(OutboundMessage(
+            message_id=seg.message_id, source=seg.source, destination=seg.destination,
+            text=message.text, segment_ids=[str(seg.id)]))
+        running.submitted += 1
 
     async def _on_submit_result(self, iid: str, r: SubmitResult) -> None:
         """Committed before the engine lets receipts match the vendor id."""
@@ -611,6 +631,23 @@ class Gateway:
             vendor_code=r.vendor_code,
             vendor_status=r.state_name,
         )
+        running = self._running.get(iid)
+        if running is not None and running.integration.provider != "smpp" and r.message_id:
+            # Per-message receipt (see _submit_whole): every segment takes it.
+            segs = await self.store.get_segments(r.message_id)
+            results = []
+            async with trio.open_nursery() as nursery:
+                for seg in segs:
+                    one = msgspec.structs.replace(receipt, segment_id=seg.id)
+
+                    async def put(one: Receipt = one) -> None:
+                        results.append(await self._record_receipts(one))  # type: ignore[misc]
+
+                    nursery.start_soon(put)
+            for res in results:
+                if isinstance(res, StoreError):
+                    raise res
+            return
         res = await self._record_receipts(receipt)  # type: ignore[misc]
         if isinstance(res, StoreError):
             raise res  # answered with a temporary error: the SMSC redelivers
@@ -623,9 +660,9 @@ class Gateway:
             mo = GatewayInbound(integration=iid, source=m.source, destination=m.destination,
                                 text=m.text, segments=max(m.parts, 1),
                                 encoding=_encoding(m.data_coding), dcs=m.data_coding)
-        else:  # a provider that already speaks the gateway's shape
+        else:  # an HTTP provider's inbound message (Twilio): text already decoded
             mo = GatewayInbound(integration=iid, source=m.source, destination=m.destination,
-                                text=m.text)
+                                text=m.text, segments=max(getattr(m, "parts", 1), 1))
         await self.inbound.handle(mo)
 
     # --- operational events -------------------------------------------------------
