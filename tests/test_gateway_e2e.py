@@ -189,8 +189,17 @@ async def test_lifecycle_stop_and_start_through_the_runtime(tmp_path):
         token = await api_key(gw)
         with trio.fail_after(WAIT):
             await gw.provider("simulator").wait_bound()
+        # A slow SMSC: the message is in flight when the integration stops.
+        gw.simulator.faults.response_delay = 0.5
+        async with connect(url(gw), token) as c:
+            early = await c.send(RECIPIENT, "in flight at stop", from_=SENDER)
+        with trio.fail_after(WAIT):
+            while not gw.simulator.received:
+                await trio.sleep(0.01)
         await gw.stop("simulator")
         assert gw.provider("simulator") is None
+        assert (await gw.store.get_segments(early.message_id))[0].state == "queued"
+        gw.simulator.faults.response_delay = 0
         with trio.fail_after(WAIT):
             while gw.simulator.bound():
                 await trio.sleep(0.01)
@@ -199,4 +208,5 @@ async def test_lifecycle_stop_and_start_through_the_runtime(tmp_path):
             a = await c.send(RECIPIENT, "after restart", from_=SENDER)
             assert (await gw.store.get_message(a.message_id)).state == "queued"
             await gw.start("simulator")
-            await collect_until(c, lambda evs: delivered(evs, [a.message_id]))
+            await collect_until(c, lambda evs: delivered(evs, [a.message_id,
+                                                               early.message_id]))

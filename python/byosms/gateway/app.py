@@ -203,6 +203,8 @@ class _Running:
         self.submitted = 0
         #: segment id -> times claimed (store `attempts`), while in the engine.
         self.claims: dict[int, int] = {}
+        #: Segments whose submit was cancelled by `stop`: requeued afterwards.
+        self.orphans: list[int] = []
 
     def poke(self) -> None:
         self.work.set()
@@ -409,6 +411,14 @@ class Gateway:
             return
         running.scope.cancel()
         await running.stopped.wait()
+        if running.orphans:
+            # In flight when stopped: back to the queue now, not at the next
+            # process start (the SMSC may have taken some: at-least-once).
+            outcomes = [SubmitOutcome(segment_id=i, error=SubmitError(
+                permanent=False, generic_code=int(GenericErrorCode.RETRYABLE_FAILURE),
+                generic_cause="INTEGRATION_STOPPED")) for i in running.orphans]
+            with trio.CancelScope(shield=True):
+                await self.store.record_submits(outcomes)  # per-item Conflict: already done
 
     async def restart(self, integration_id: str) -> None:
         await self.stop(integration_id)
@@ -535,6 +545,16 @@ class Gateway:
                           gauge: _Gauge) -> None:
         running.claims[seg.id] = seg.attempts
         try:
+            await self._submit(running, seg, payload)
+        except trio.Cancelled:
+            running.orphans.append(seg.id)
+            raise
+        finally:
+            running.claims.pop(seg.id, None)
+            gauge.add(-1)
+
+    async def _submit(self, running: _Running, seg: Segment, payload: bool) -> None:
+        try:
             if running.integration.provider != "smpp":
                 await self._submit_whole(running, seg)
                 return
@@ -543,34 +563,28 @@ class Gateway:
                 (seg.sar_ref, seg.sar_total, seg.sar_seq) if seg.sar_ref is not None else None,
                 payload,
             )
-            msg = OutboundMessage(message_id=seg.message_id, source=seg.source,
-                                  destination=seg.destination, segments=[out],
-                                  segment_ids=[str(seg.id)])
+            await running.provider.submit(OutboundMessage(
+                message_id=seg.message_id, source=seg.source, destination=seg.destination,
+                segments=[out], segment_ids=[str(seg.id)]))
+            running.submitted += 1
+        except (AddressError, ValueError) as e:  # SmppError is a ValueError
+            await self._record_submits(SubmitOutcome(  # type: ignore[misc]
+                segment_id=seg.id,
+                error=SubmitError(permanent=True, generic_code=int(GenericErrorCode.REJECTED),
+                                  generic_cause="INVALID_MESSAGE")))
+            self._on_event(OperationalEvent(
+                kind="delivery_failure", integration=running.integration.id,
+                detail=f"segment {seg.id} of {seg.message_id} cannot be sent: {e}"))
+        except Exception as e:  # noqa: BLE001 - requeued (or failed after MAX_CLAIMS)
+            log.exception("submit of segment %s failed", seg.id)
             try:
-                await running.provider.submit(msg)
-                running.submitted += 1
-            except (AddressError, ValueError) as e:  # SmppError is a ValueError
                 await self._record_submits(SubmitOutcome(  # type: ignore[misc]
-                    segment_id=seg.id,
-                    error=SubmitError(permanent=True,
-                                      generic_code=int(GenericErrorCode.REJECTED),
-                                      generic_cause="INVALID_MESSAGE")))
-                self._on_event(OperationalEvent(
-                    kind="delivery_failure", integration=running.integration.id,
-                    detail=f"segment {seg.id} of {seg.message_id} cannot be sent: {e}"))
-            except Exception as e:  # noqa: BLE001 - the segment stays in flight until restart
-                log.exception("submit of segment %s failed", seg.id)
-                try:
-                    await self._record_submits(SubmitOutcome(  # type: ignore[misc]
-                        segment_id=seg.id, error=SubmitError(
-                            permanent=seg.attempts >= MAX_CLAIMS,
-                            generic_code=int(GenericErrorCode.RETRYABLE_FAILURE),
-                            generic_cause=type(e).__name__)))
-                except Exception:  # noqa: BLE001
-                    pass
-        finally:
-            running.claims.pop(seg.id, None)
-            gauge.add(-1)
+                    segment_id=seg.id, error=SubmitError(
+                        permanent=seg.attempts >= MAX_CLAIMS,
+                        generic_code=int(GenericErrorCode.RETRYABLE_FAILURE),
+                        generic_cause=type(e).__name__)))
+            except Exception:  # noqa: BLE001 - stays in flight; requeued at the next start
+                pass
 
     async def _submit_whole(self, running: _Running, seg: Segment) -> None:
         """HTTP providers (Twilio) take a message's whole text and report per
