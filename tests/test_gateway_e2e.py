@@ -210,3 +210,21 @@ async def test_lifecycle_stop_and_start_through_the_runtime(tmp_path):
             await gw.start("simulator")
             await collect_until(c, lambda evs: delivered(evs, [a.message_id,
                                                                early.message_id]))
+
+
+async def test_web_app_serves_healthz_and_admin(tmp_path):
+    import httpx
+
+    async with running_gateway(tmp_path) as gw:
+        token = await api_key(gw)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.web_port}") as http:
+            assert (await http.get("/healthz")).text == "ok"
+            r = await http.get("/admin/v1/integrations",
+                               headers={"authorization": f"Bearer {token}"})
+            assert r.status_code == 200, r.text
+            assert "simulator" in r.text and '"password":"********"' in r.text
+            # Deactivate through the admin API: the Gateway (the runtime) stops it.
+            r = await http.post("/admin/v1/integrations/simulator/deactivate",
+                                headers={"authorization": f"Bearer {token}"})
+            assert r.status_code == 200, r.text
+            assert gw.provider("simulator") is None
