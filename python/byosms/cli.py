@@ -31,6 +31,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_selfcheck)
     _add_smsc_sim(sub)
+    _add_gateway_commands(sub)
     from byosms.admin_cli import add_admin_commands
 
     add_admin_commands(sub)
@@ -150,6 +151,159 @@ def _add_smsc_sim(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="print the counters this often (0: only on exit)",
     )
     sim.set_defaults(func=_smsc_sim)
+
+
+def _add_gateway_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway (websocket API, web app, SMPP/Twilio integrations)",
+        description="Run the gateway until Ctrl-C / SIGTERM. Prints where the websocket API "
+        "and the web app (admin REST API, provider webhooks, /healthz) listen and how to "
+        "create an API key. Without --config it runs the embedded default: a SQLite file "
+        "byosms.db in the current directory and the built-in SMSC simulator.",
+    )
+    serve.add_argument(
+        "--config", metavar="FILE", help="gateway configuration (TOML); default: embedded"
+    )
+    serve.set_defaults(func=_serve)
+
+    apikey = sub.add_parser(
+        "apikey",
+        help="manage the API keys applications use",
+        description="API keys authenticate websocket and admin REST clients; each belongs "
+        "to one business unit.",
+    )
+    apikey_sub = apikey.add_subparsers(dest="apikey_command", metavar="ACTION")
+    apikey_sub.required = True
+    create = apikey_sub.add_parser(
+        "create",
+        help="create an API key and print its token (shown once, stored hashed)",
+        description="Create an API key in the store of --config (or of the embedded "
+        "default) and print the token. The token is not stored: keep it.",
+    )
+    create.add_argument(
+        "--business-unit", required=True, metavar="BU", help="business unit the key acts for"
+    )
+    create.add_argument("--name", required=True, help="a name to recognise the key by")
+    create.add_argument(
+        "--config", metavar="FILE", help="gateway configuration (TOML); default: embedded"
+    )
+    create.set_defaults(func=_apikey_create)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the simulator and the gateway, send and receive messages, show the events",
+        description="Start the SMSC simulator and the gateway on the embedded defaults "
+        "(free ports, a temporary folder), then through the websocket client: send a GSM, "
+        "a UCS-2 and a 3-part message and show them accepted and delivered; have the "
+        "simulator send an inbound message and a STOP and show the events and the opt-out. "
+        "Exits 0 when everything happened, non-zero with the reason otherwise.",
+    )
+    demo.add_argument(
+        "--data-dir", metavar="DIR", help="keep the database here (default: a temporary folder)"
+    )
+    demo.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS",
+        help="give up (exit 1) if a step has not happened within this long",
+    )
+    demo.set_defaults(func=_demo)
+
+
+def _load(config: str | None):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from byosms.schemas.config import load_config
+
+    if config is None:
+        return load_config(None), Path.cwd()
+    path = Path(config)
+    return load_config(path), path.resolve().parent
+
+
+def _setup_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+
+    import trio
+
+    from byosms.gateway.app import Gateway, GatewayError
+    from byosms.schemas.smpp import ConfigError
+    from byosms.store import SecretKeyError
+
+    try:
+        config, base = _load(args.config)
+    except ConfigError as e:
+        print(f"byosms serve: {e}", file=sys.stderr)
+        return 2
+    _setup_logging(config.log_level)
+    gw = Gateway(config, base_dir=base)
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(gw.run)
+                ws, web = config.websocket, config.web
+                cfg = f" --config {args.config}" if args.config else ""
+                print(f"websocket API: ws://{ws.host}:{gw.ws_port}/", flush=True)
+                print(f"web (admin REST /admin/v1, webhooks, /healthz): "
+                      f"http://{web.host}:{gw.web_port}/", flush=True)
+                if gw.simulator is not None:
+                    print(f"SMSC simulator: 127.0.0.1:{gw.simulator.port}", flush=True)
+                print(f"store: {gw.db_path()}", flush=True)
+                print(f"create an API key: byosms apikey create --business-unit default "
+                      f"--name NAME{cfg}", flush=True)
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+
+    try:
+        trio.run(main)
+    except (GatewayError, SecretKeyError, ConfigError) as e:
+        print(f"byosms serve: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _apikey_create(args: argparse.Namespace) -> int:
+    import trio
+
+    from byosms.gateway.app import Gateway
+    from byosms.schemas.smpp import ConfigError
+    from byosms.store import SecretKeyError
+
+    try:
+        config, base = _load(args.config)
+    except ConfigError as e:
+        print(f"byosms apikey: {e}", file=sys.stderr)
+        return 2
+    gw = Gateway(config, base_dir=base)
+
+    async def main() -> str:
+        async with gw.open_store() as store:
+            key, token = await store.create_api_key(args.business_unit, args.name)
+            return f"{token}\n(id {key.id}, business unit {key.business_unit}; " \
+                f"the token is shown only now)"
+
+    try:
+        print(trio.run(main))
+    except SecretKeyError as e:
+        print(f"byosms apikey: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from byosms.demo import run
+
+    return run(data_dir=args.data_dir, timeout=args.timeout)
 
 
 def _parse_final_state(spec: str) -> object:

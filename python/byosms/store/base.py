@@ -137,6 +137,13 @@ class Store(Protocol):
         self, integration: str, keys: Sequence[str]
     ) -> Segment | None: ...
 
+    async def submitted_segments(
+        self, integration: str, limit: int = 100_000
+    ) -> list[tuple[Segment, int]]:
+        """Submitted segments without a final receipt, with their message's
+        segment count (the engine re-learns them after a restart)."""
+        ...
+
     async def record_receipt(self, receipt: Receipt) -> ReceiptResult: ...
 
     async def record_receipts(

@@ -918,6 +918,23 @@ class SqliteStore:
                                         ) -> Segment | None:
         return await self._read(self._find_by_vendor_id, integration, list(keys))
 
+    async def submitted_segments(self, integration: str, limit: int = 100_000
+                                 ) -> list[tuple[Segment, int]]:
+        """Segments of `integration` the SMSC accepted that have no final
+        receipt yet, oldest first, each with its message's segment count. The
+        pipeline hands them to the engine at start, so receipts for segments
+        submitted before a restart correlate without a wait."""
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_SEG_COLS_S}, m.segment_count FROM segments s "
+                f"JOIN messages m ON m.id = s.message_id WHERE s.integration_id = ? "
+                f"AND s.vendor_message_id IS NOT NULL AND s.state = 'submitted' "
+                f"ORDER BY s.id LIMIT ?",
+                (integration, limit),
+            ).fetchall()
+        )
+        return [(_segment(r[:-1]), r[-1]) for r in rows]
+
     def _receipt_op(self, conn: sqlite3.Connection, r: Receipt) -> ReceiptResult:
         t = now()
         # Usual case in one statement: the first key names a segment not yet final.

@@ -284,6 +284,10 @@ class Connection:
         self._sending = False
         self._scope: trio.CancelScope | None = None
         self._mo_waits: dict[int, tuple[_MoWait, int]] = {}
+        #: Receipts written but not answered, by sequence number: parked again
+        #: when the connection closes, as an SMSC redelivers an unanswered
+        #: deliver_sm (SMPP 3.4 section 4.6.2).
+        self._unacked: dict[int, tuple[Any, ...]] = {}
 
     def __repr__(self) -> str:
         return f"<Connection {self.system_id!r} {self.bind_type} closed={self.closed}>"
@@ -414,7 +418,10 @@ class Connection:
     def _on_deliver_resp(self, p: Pdu) -> None:
         w = self._mo_waits.pop(p.sequence_number, None)
         if w is None:
-            if self.stats is not None and p.command_id == DELIVER_SM_RESP:
+            entry = self._unacked.pop(p.sequence_number, None)
+            if entry is not None and p.command_status != ESME_ROK:
+                self.sim._park(self.system_id or "", entry)  # refused: try again later
+            elif self.stats is not None and p.command_id == DELIVER_SM_RESP:
                 self.stats.receipts_acked += 1
             return
         wait, part = w
@@ -630,6 +637,9 @@ class SmscSimulator:
                 if wait.pending <= 0:
                     wait.event.set()
             conn._mo_waits.clear()
+            for entry in conn._unacked.values():
+                self._park(conn.system_id or "", entry)
+            conn._unacked.clear()
             await trio.aclose_forcefully(stream)
 
     # --- binds -------------------------------------------------------------
@@ -894,6 +904,7 @@ class SmscSimulator:
                 continue
             data = self._receipt(target, mid, entry[4], entry[5], done_date)
             if data is not None:
+                target._unacked[target._seq] = entry
                 batches.setdefault(target, []).append(data)
         for conn, chunks in batches.items():
             conn.write(b"".join(chunks))

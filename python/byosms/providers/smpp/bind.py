@@ -68,6 +68,22 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 INCOMING_QUEUE = 256
 
 _AUTH_STATUSES = frozenset({_core.ESME_RINVPASWD, _core.ESME_RINVSYSID})
+#: SMPP 3.4 section 5.2.12: esm_class bits 2-5 = 0001 is an SMSC delivery receipt.
+_ESM_TYPE_MASK = 0x3C
+_ESM_DELIVERY_RECEIPT = 0x04
+_TLV_RECEIPTED_MESSAGE_ID = _core.TLV_RECEIPTED_MESSAGE_ID
+
+
+def _is_receipt(pdu: Pdu) -> bool:
+    """The supervisor's rule (esm_class, or a receipted_message_id TLV)."""
+    if pdu.command_id == ALERT_NOTIFICATION:
+        return False
+    try:
+        if pdu.esm_class & _ESM_TYPE_MASK == _ESM_DELIVERY_RECEIPT:
+            return True
+    except AttributeError:
+        pass
+    return pdu.tlv(_TLV_RECEIPTED_MESSAGE_ID) is not None
 
 
 class BindError(Exception):
@@ -497,22 +513,60 @@ class SmppBind:
                 raise self._lose("timeout", f"no enquire_link_resp within {timeout}s")
 
     async def _dispatcher(self) -> None:
-        handler = self._on_request
-        assert handler is not None
-        session = self.session
-        async for pdu in self._incoming_recv:
-            try:
-                status = await handler(pdu)
-            except Exception as e:  # the handler's bug must not kill the bind
-                # Temporary app error: the SMSC keeps the message and retries.
-                status = _core.ESME_RX_T_APPN
-                self._emit("protocol_error", "other", status, f"on_request failed: {e!r}")
-            if pdu.command_id == ALERT_NOTIFICATION:
+        """Hand incoming requests to on_request. Delivery receipts queued
+        together are handled concurrently: their handlers wait for a durable
+        commit, and one at a time would cost one commit per receipt. Anything
+        else (MO, alerts) is handled alone and in order — a STOP then a START
+        from one subscriber must not swap — and a receipt never overtakes a
+        request queued before it."""
+        recv = self._incoming_recv
+        async for pdu in recv:
+            if not _is_receipt(pdu):
+                if not await self._handle_request(pdu):
+                    return
                 continue
-            try:
-                self._write(session.respond(pdu, status or 0))
-            except Exception:
-                return  # session closed meanwhile: the SMSC will redeliver
+            receipts = [pdu]
+            held: Pdu | None = None
+            while len(receipts) < INCOMING_QUEUE:
+                try:
+                    nxt = recv.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+                if not _is_receipt(nxt):
+                    held = nxt
+                    break
+                receipts.append(nxt)
+            if len(receipts) == 1:
+                ok = await self._handle_request(pdu)
+            else:
+                results: list[bool] = []
+
+                async def one(p: Pdu) -> None:
+                    results.append(await self._handle_request(p))
+
+                async with trio.open_nursery() as nursery:
+                    for p in receipts:
+                        nursery.start_soon(one, p)
+                ok = all(results)
+            if not ok or (held is not None and not await self._handle_request(held)):
+                return
+
+    async def _handle_request(self, pdu: Pdu) -> bool:
+        """Run on_request and answer; False once the session cannot answer."""
+        assert self._on_request is not None
+        try:
+            status = await self._on_request(pdu)
+        except Exception as e:  # the handler's bug must not kill the bind
+            # Temporary app error: the SMSC keeps the message and retries.
+            status = _core.ESME_RX_T_APPN
+            self._emit("protocol_error", "other", status, f"on_request failed: {e!r}")
+        if pdu.command_id == ALERT_NOTIFICATION:
+            return True
+        try:
+            self._write(self.session.respond(pdu, status or 0))
+        except Exception:
+            return False  # session closed meanwhile: the SMSC will redeliver
+        return True
 
     def _lose(self, cause: Cause, detail: str) -> BindLost:
         if self._lost is None:
