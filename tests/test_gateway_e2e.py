@@ -228,3 +228,70 @@ async def test_web_app_serves_healthz_and_admin(tmp_path):
                                 headers={"authorization": f"Bearer {token}"})
             assert r.status_code == 200, r.text
             assert gw.provider("simulator") is None
+
+
+async def test_rest_deactivate_holds_then_activate_delivers_and_delete_fails_queued(tmp_path):
+    """Issue 6 end to end through the websocket and REST APIs: deactivate holds
+    outbound in the queue (S12), re-activation delivers it with nothing lost, a
+    credential change re-binds (S9), delete fails what is still queued."""
+    import httpx
+
+    async with running_gateway(tmp_path) as gw:
+        token = await api_key(gw)
+        auth = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.web_port}",
+                                     headers=auth) as http:
+            with trio.fail_after(WAIT):
+                await gw.provider("simulator").wait_bound()
+            r = await http.post("/admin/v1/integrations/simulator/deactivate")
+            assert r.status_code == 200, r.text
+            with trio.fail_after(WAIT):
+                while gw.simulator.bound():
+                    await trio.sleep(0.01)
+            async with connect(url(gw), token, auto_ack=True) as c:
+                held = [await c.send(RECIPIENT, f"held {i}", from_=SENDER) for i in range(5)]
+                ids = [a.message_id for a in held]
+                await trio.sleep(0.2)  # give a (wrong) sender every chance to submit
+                assert gw.simulator.stats.submit_sm == 0
+                assert {(await gw.store.get_message(i)).state for i in ids} == {"queued"}
+                r = await http.post("/admin/v1/integrations/simulator/activate")
+                assert r.status_code == 200, r.text
+                await collect_until(c, lambda evs: delivered(evs, ids))
+            assert gw.simulator.stats.submit_sm == 5
+
+            # A credential change re-binds with the new credentials (S9): a wrong
+            # password gives auth_failed, the right one binds again. Secrets
+            # never come back in responses.
+            r = await http.patch("/admin/v1/integrations/simulator",
+                                 json={"config": {"password": "wrong-pw"}})
+            assert r.status_code == 200, r.text
+            assert "wrong-pw" not in r.text and r.json()["restarted"] is True
+
+            async def auth_failed():
+                evs = await gw.store.events_after("default", 0, 10_000)
+                return any(e.type == "operational" and e.payload.get("cause") == "auth_failed"
+                           for e in evs)
+            with trio.fail_after(WAIT):
+                while not await auth_failed():
+                    await trio.sleep(0.02)
+            binds_before = gw.simulator.stats.binds
+            r = await http.patch("/admin/v1/integrations/simulator",
+                                 json={"config": {"password": "secret"}})
+            assert r.status_code == 200, r.text
+            with trio.fail_after(WAIT):
+                while gw.simulator.stats.binds <= binds_before:
+                    await trio.sleep(0.01)
+
+            # Delete: queued messages fail with a clear code; the number is gone.
+            r = await http.post("/admin/v1/integrations/simulator/deactivate")
+            assert r.status_code == 200, r.text
+            async with connect(url(gw), token) as c:
+                queued = await c.send(RECIPIENT, "never sent", from_=SENDER)
+            r = await http.delete("/admin/v1/integrations/simulator")
+            assert r.status_code in (200, 204), r.text
+            msg = await gw.store.get_message(queued.message_id)
+            assert msg.state == "failed" and msg.generic_cause == "integration_deleted"
+            assert await gw.store.get_number(SENDER) is None
+            async with connect(url(gw), token) as c:
+                with pytest.raises(Rejected):
+                    await c.send(RECIPIENT, "after delete", from_=SENDER)
