@@ -1138,6 +1138,24 @@ mod tests {
         assert_eq!(format_receipt(&bad).unwrap_err().field, "message_id");
     }
 
+    /// Hand-run timing loop (`cargo test --release receipt_speed -- --ignored
+    /// --nocapture`): no bench harness is wanted as a dependency.
+    #[test]
+    #[ignore]
+    fn receipt_speed() {
+        let sm: &[u8] = b"id:1A2B3C4D5E sub:001 dlvrd:001 submit date:2611251200 done date:2611251201 stat:DELIVRD err:000 text:Your verification";
+        let tlvs = ReceiptTlvs { receipted_message_id: Some(b"1A2B3C4D5E\0"), message_state: Some(2), network_error_code: None };
+        let n = 2_000_000u32;
+        for (name, t) in [("text only", ReceiptTlvs::default()), ("text+tlvs", tlvs)] {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(parse_receipt(std::hint::black_box(sm), &t).unwrap());
+            }
+            let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
+            println!("parse_receipt {name}: {ns:.1} ns");
+        }
+    }
+
     #[test]
     fn never_panics_on_noise() {
         let mut x: u64 = 0x9E3779B97F4A7C15;
