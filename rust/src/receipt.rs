@@ -456,6 +456,41 @@ fn is_space_char(c: char) -> bool {
     c.is_ascii_whitespace() || c == '\0'
 }
 
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The first index at or after `i` whose byte has a class in `stop`
+/// (SPACE, optionally COLON), else `sm.len()`. Eight bytes at a time: every
+/// space byte is below 0x21, so a word with no byte below 0x21 (and no ':'
+/// when asked) is skipped whole; the lowest flagged byte of the classic
+/// "has byte less than" trick is exact, and is checked against the table
+/// since control bytes other than whitespace are also below 0x21.
+fn scan(sm: &[u8], mut i: usize, stop: u8) -> usize {
+    while let Some(chunk) = sm.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let mut m = w.wrapping_sub(LANES * 0x21) & !w & HIGH;
+        if stop & COLON != 0 {
+            let x = w ^ (LANES * u64::from(b':'));
+            m |= x.wrapping_sub(LANES) & !x & HIGH;
+        }
+        if m == 0 {
+            i += 8;
+            continue;
+        }
+        let at = i + (m.trailing_zeros() / 8) as usize;
+        if sm.get(at).is_some_and(|&b| CLASS[usize::from(b)] & stop != 0) {
+            return at;
+        }
+        i = at + 1;
+    }
+    while sm.get(i).is_some_and(|&b| CLASS[usize::from(b)] & stop == 0) {
+        i += 1;
+    }
+    i
+}
+
 /// A key is a word: it starts with a letter and has only letters, digits,
 /// `_`, `-` or `.`. This keeps times ("12:30") and most free text from
 /// being mistaken for fields.
@@ -526,10 +561,69 @@ impl TextFields {
     }
 }
 
+/// The appendix B layout exactly as the spec prints it: these keys in this
+/// order, lowercase, one space between fields, each value non-empty and
+/// without whitespace, then `text:` or the end.
+const APPENDIX_B_KEYS: [(&[u8], Key); 7] = [
+    (b"id:", Key::Id),
+    (b"sub:", Key::Sub),
+    (b"dlvrd:", Key::Dlvrd),
+    (b"submit date:", Key::SubmitDate),
+    (b"done date:", Key::DoneDate),
+    (b"stat:", Key::Stat),
+    (b"err:", Key::Err),
+];
+
+/// Most SMSCs send exactly the appendix B layout; for that text the general
+/// tokenizer below gives just these spans, so they are read straight off
+/// with literal compares. None as soon as anything differs (case, spacing,
+/// order, an empty value, extra fields): the general parser then decides.
+fn parse_appendix_b(sm: &[u8]) -> Option<TextFields> {
+    let mut out = TextFields::default();
+    let mut i = 0;
+    for (n, &(key, k)) in APPENDIX_B_KEYS.iter().enumerate() {
+        if n > 0 {
+            if sm.get(i) != Some(&b' ') {
+                return None;
+            }
+            i += 1;
+        }
+        if sm.get(i..i + key.len()) != Some(key) {
+            return None;
+        }
+        let start = i + key.len();
+        i = scan(sm, start, SPACE);
+        if i == start {
+            return None;
+        }
+        let value = Some(Span { start, end: i });
+        match k {
+            Key::Id => out.id = value,
+            Key::Sub => out.sub = value,
+            Key::Dlvrd => out.dlvrd = value,
+            Key::SubmitDate => out.submit_date = value,
+            Key::DoneDate => out.done_date = value,
+            Key::Stat => out.stat = value,
+            Key::Err => out.err = value,
+            Key::Text => return None,
+        }
+    }
+    if i < sm.len() {
+        if sm.get(i..i + 6) != Some(b" text:") {
+            return None;
+        }
+        out.text = Some(Span { start: i + 6, end: sm.len() });
+    }
+    Some(out)
+}
+
 /// Parse a receipt text into spans of `sm`. Errors (with
 /// [`NOT_A_RECEIPT_STATUS`]) when there is no non-empty `id:` field, i.e.
 /// when the bytes are not a receipt text.
 fn parse_text(sm: &[u8]) -> Result<TextFields> {
+    if let Some(fields) = parse_appendix_b(sm) {
+        return Ok(fields);
+    }
     let mut out = TextFields::default();
     // Only the latest field can still change (its value grows with bare
     // words, or gives some back to a multi-word key), so it is held here and
@@ -553,16 +647,12 @@ fn parse_text(sm: &[u8]) -> Result<TextFields> {
         }
         let start = i;
         // Scan to the first colon or space, then (past a colon) to the
-        // space: two tight loops instead of one with a colon flag.
-        while sm.get(i).is_some_and(|&b| CLASS[usize::from(b)] & (SPACE | COLON) == 0) {
-            i += 1;
-        }
+        // space.
+        i = scan(sm, i, SPACE | COLON);
         let mut colon = None;
         if sm.get(i) == Some(&b':') {
             colon = Some(i);
-            while sm.get(i).is_some_and(|&b| !is_space(b)) {
-                i += 1;
-            }
+            i = scan(sm, i + 1, SPACE);
         }
         let end = i;
         let word = colon.is_some_and(|c| is_key_word(sm.get(start..c).unwrap_or(&[])));
@@ -1576,6 +1666,52 @@ mod tests {
         }
         check(b"id:1A2B3C4D5E sub:001 dlvrd:001 submit date:2611251200 done date:2611251201 stat:DELIVRD err:000 text:Your verification");
         check(b"ID : 7 Submit  Date : 1 done_date:2 op:Vodafone UK stat : UNDELIV err: text :x");
+    }
+
+    /// The appendix B fast path against the old parser, on the standard
+    /// layout with odd values and one mutation (case, spacing, separators,
+    /// truncation) so that both the fast path and its fall-backs are hit.
+    #[test]
+    fn appendix_b_fast_path_matches_reference() {
+        let values: [&[u8]; 10] = [b"1", b"1A2B", b"a:b", b"", b"x\xffy", b"text:", b"DELIVRD", b"000", b"id:9", b"-"];
+        let mut x: u64 = 0xD1B54A32D192ED03;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut fast = 0;
+        for round in 0..20_000 {
+            let mut buf = Vec::new();
+            for (n, (key, _)) in APPENDIX_B_KEYS.iter().enumerate() {
+                if n > 0 {
+                    buf.push(b' ');
+                }
+                buf.extend_from_slice(key);
+                buf.extend_from_slice(values[next(values.len())]);
+            }
+            match next(3) {
+                0 => {}
+                1 => buf.extend_from_slice(b" text:Hi there"),
+                _ => buf.extend_from_slice(b" text:"),
+            }
+            if round % 2 == 1 && !buf.is_empty() {
+                let at = next(buf.len());
+                match next(5) {
+                    0 => buf[at] = b'\t',
+                    1 => buf[at] = buf[at].to_ascii_uppercase(),
+                    2 => buf.insert(at, b' '),
+                    3 => buf.truncate(at),
+                    _ => buf[at] = b'\0',
+                }
+            }
+            fast += usize::from(parse_appendix_b(&buf).is_some());
+            let new = parse_text(&buf).map_err(|e| (e.status, e.field));
+            let old = reference::parse_text(&buf).map_err(|e| (e.status, e.field));
+            assert_eq!(new, old, "{:?}", String::from_utf8_lossy(&buf));
+        }
+        assert!(fast > 1000, "the fast path was hardly taken: {fast}");
     }
 
     /// Byte-level stat and err parsing against the old str versions.
