@@ -209,18 +209,32 @@ const STATS: [(usize, u128, MessageState); 26] = {
 /// without scanning it.
 const MAX_STAT_LEN: usize = 16;
 
-/// A byte range of [`Receipt`]'s buffer.
+/// A byte range of [`Receipt`]'s buffer. u32 rather than usize halves the
+/// receipt (it is moved several times on its way into a Python object):
+/// [`parse_receipt`] refuses anything longer than [`MAX_RECEIPT_LEN`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
+    /// Only for offsets into a buffer of at most [`MAX_RECEIPT_LEN`]
+    /// octets, which fit.
+    fn new(start: usize, end: usize) -> Span {
+        Span { start: start as u32, end: end as u32 }
+    }
+
     fn of(self, buf: &[u8]) -> &[u8] {
-        buf.get(self.start..self.end).unwrap_or(&[])
+        buf.get(self.start as usize..self.end as usize).unwrap_or(&[])
     }
 }
+
+/// Longest receipt text plus receipted_message_id taken. The wire cannot
+/// come close (short_message is at most 254 octets, message_payload at most
+/// 65535 by its 2-octet TLV length, SMPP 3.4 sections 5.2.21 and 5.3.2.32);
+/// the bound only keeps spans 32-bit.
+pub const MAX_RECEIPT_LEN: usize = u32::MAX as usize;
 
 /// One delivery receipt, text and TLVs merged.
 ///
@@ -527,16 +541,16 @@ impl TextFields {
     /// File a finished field: a known key's first value goes to its slot,
     /// anything else (unknown keys, repeats) to `extra` in order.
     fn file(&mut self, f: Field) {
-        let key = Span { start: f.key_start, end: f.key_end };
+        let key = Span::new(f.key_start, f.key_end);
         if f.val_end <= f.val_start {
             // "err:" with nothing after it: absent, but an unknown key
             // still shows up among the extras.
             if f.key.is_none() {
-                self.extra.push((key, Span { start: f.val_start, end: f.val_start }));
+                self.extra.push((key, Span::new(f.val_start, f.val_start)));
             }
             return;
         }
-        let value = Span { start: f.val_start, end: f.val_end };
+        let value = Span::new(f.val_start, f.val_end);
         let slot = match f.key {
             Some(Key::Id) => &mut self.id,
             Some(Key::Sub) => &mut self.sub,
@@ -596,7 +610,7 @@ fn parse_appendix_b(sm: &[u8]) -> Option<TextFields> {
         if i == start {
             return None;
         }
-        let value = Some(Span { start, end: i });
+        let value = Some(Span::new(start, i));
         match k {
             Key::Id => out.id = value,
             Key::Sub => out.sub = value,
@@ -612,7 +626,7 @@ fn parse_appendix_b(sm: &[u8]) -> Option<TextFields> {
         if sm.get(i..i + 6) != Some(b" text:") {
             return None;
         }
-        out.text = Some(Span { start: i + 6, end: sm.len() });
+        out.text = Some(Span::new(i + 6, sm.len()));
     }
     Some(out)
 }
@@ -721,7 +735,7 @@ fn parse_text_general(sm: &[u8]) -> Result<TextFields> {
         }
         let key = known_key(sm.get(key_start..c).unwrap_or(&[]));
         if key == Some(Key::Text) {
-            out.text = Some(Span { start: (c + 1).min(sm.len()), end: sm.len() });
+            out.text = Some(Span::new((c + 1).min(sm.len()), sm.len()));
             break;
         }
         let vs = c + 1;
@@ -837,6 +851,13 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
         trim_bytes(raw.get(..end).unwrap_or(&[]))
     });
     let tlv_id = tlv_id.filter(|id| !id.is_empty());
+    if short_message.len().saturating_add(tlv_id.map_or(0, <[u8]>::len)) > MAX_RECEIPT_LEN {
+        return Err(CodecError::new(
+            status::ESME_RINVMSGLEN,
+            "short_message",
+            format!("a receipt text cannot be over {MAX_RECEIPT_LEN} octets"),
+        ));
+    }
 
     let fields = match parse_text(short_message) {
         Ok(t) => t,
@@ -851,7 +872,7 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
     let id = match (tlv_id, fields.id) {
         (Some(id), _) => {
             buf.extend_from_slice(id);
-            Span { start: short_message.len(), end: buf.len() }
+            Span::new(short_message.len(), buf.len())
         }
         (None, Some(span)) => span,
         (None, None) => {
@@ -1281,7 +1302,7 @@ mod tests {
                 }
                 let key = known_key(&sm[key_start..c]);
                 if key == Some(Key::Text) {
-                    text = Some(Span { start: (c + 1).min(sm.len()), end: sm.len() });
+                    text = Some(Span::new((c + 1).min(sm.len()), sm.len()));
                     break;
                 }
                 let vs = c + 1;
@@ -1290,16 +1311,16 @@ mod tests {
 
             let mut out = TextFields { text, ..TextFields::default() };
             for f in &fields {
-                let key = Span { start: f.key_start, end: f.key_end };
+                let key = Span::new(f.key_start, f.key_end);
                 if f.val_end <= f.val_start {
                     // "err:" with nothing after it: absent, but an unknown key
                     // still shows up among the extras.
                     if f.key.is_none() {
-                        out.extra.push((key, Span { start: f.val_start, end: f.val_start }));
+                        out.extra.push((key, Span::new(f.val_start, f.val_start)));
                     }
                     continue;
                 }
-                let value = Span { start: f.val_start, end: f.val_end };
+                let value = Span::new(f.val_start, f.val_end);
                 let slot = match f.key {
                     Some(Key::Id) => &mut out.id,
                     Some(Key::Sub) => &mut out.sub,
