@@ -135,58 +135,106 @@ impl MessageState {
     /// the wild (DELIVERED, UNDELIVERABLE, UNDELIVERED, FAILED, ...), and a
     /// bare message_state number. None when unrecognised.
     pub fn from_stat(stat: &str) -> Option<MessageState> {
-        let s = stat.trim_matches(is_space_char);
+        Self::from_stat_bytes(stat.as_bytes())
+    }
+
+    /// [`MessageState::from_stat`] on the raw bytes of the text, so the
+    /// parser need not validate UTF-8 first: non-ASCII never matches anyway.
+    fn from_stat_bytes(stat: &[u8]) -> Option<MessageState> {
+        let s = trim_bytes(stat);
         if s.len() > MAX_STAT_LEN {
             return None;
         }
-        if let Ok(n) = s.parse::<u8>() {
+        // A bare message_state number, spelt as u8::from_str accepts it
+        // (one optional '+'); out of range falls through to the names.
+        let digits = s.strip_prefix(b"+").unwrap_or(s);
+        if let Some(n) = parse_digits(digits).and_then(|n| u8::try_from(n).ok()) {
             return MessageState::from_u8(n);
         }
         let mut buf = [0u8; MAX_STAT_LEN];
         let mut len = 0;
-        for b in s.bytes() {
+        for &b in s {
             // EN_ROUTE, EN-ROUTE and "EN ROUTE" all mean ENROUTE.
             if b == b'_' || b == b'-' || b == b' ' {
                 continue;
             }
-            buf[len] = b.to_ascii_uppercase();
+            if let Some(slot) = buf.get_mut(len) {
+                *slot = b.to_ascii_uppercase();
+            }
             len += 1;
         }
-        let state = match &buf[..len] {
-            b"ENROUTE" | b"ENROUTED" | b"SENT" | b"BUFFERED" => MessageState::Enroute,
-            b"DELIVRD" | b"DELIVERED" | b"DELIVRED" | b"DELIVERD" => MessageState::Delivered,
-            b"EXPIRED" | b"EXPIRD" => MessageState::Expired,
-            b"DELETED" | b"DELETD" => MessageState::Deleted,
-            b"UNDELIV" | b"UNDELIVERABLE" | b"UNDELIVERED" | b"UNDELIVRD" | b"FAILED" => {
-                MessageState::Undeliverable
-            }
-            b"ACCEPTD" | b"ACCEPTED" => MessageState::Accepted,
-            b"UNKNOWN" | b"UNKNWN" => MessageState::Unknown,
-            b"REJECTD" | b"REJECTED" => MessageState::Rejected,
-            b"SCHEDLD" | b"SCHEDULED" => MessageState::Scheduled,
-            b"SKIPPED" => MessageState::Skipped,
-            _ => return None,
-        };
-        Some(state)
+        let v = u128::from_le_bytes(buf);
+        STATS.iter().find(|&&(l, k, _)| l == len && k == v).map(|&(_, _, state)| state)
     }
 }
+
+/// `stat:` spellings, normalised (uppercase, no `_`, `-` or space).
+const STATS: [(usize, u128, MessageState); 26] = {
+    use MessageState::*;
+    const fn e(s: &[u8], st: MessageState) -> (usize, u128, MessageState) {
+        (s.len(), pack(s), st)
+    }
+    [
+        // The appendix B abbreviations first: by far the most common.
+        e(b"DELIVRD", Delivered),
+        e(b"UNDELIV", Undeliverable),
+        e(b"EXPIRED", Expired),
+        e(b"REJECTD", Rejected),
+        e(b"ENROUTE", Enroute),
+        e(b"ACCEPTD", Accepted),
+        e(b"UNKNOWN", Unknown),
+        e(b"DELETED", Deleted),
+        e(b"ENROUTED", Enroute),
+        e(b"SENT", Enroute),
+        e(b"BUFFERED", Enroute),
+        e(b"DELIVERED", Delivered),
+        e(b"DELIVRED", Delivered),
+        e(b"DELIVERD", Delivered),
+        e(b"EXPIRD", Expired),
+        e(b"DELETD", Deleted),
+        e(b"UNDELIVERABLE", Undeliverable),
+        e(b"UNDELIVERED", Undeliverable),
+        e(b"UNDELIVRD", Undeliverable),
+        e(b"FAILED", Undeliverable),
+        e(b"ACCEPTED", Accepted),
+        e(b"UNKNWN", Unknown),
+        e(b"REJECTED", Rejected),
+        e(b"SCHEDLD", Scheduled),
+        e(b"SCHEDULED", Scheduled),
+        e(b"SKIPPED", Skipped),
+    ]
+};
 
 /// Longest `stat:` spelling we recognise; anything longer is unrecognised
 /// without scanning it.
 const MAX_STAT_LEN: usize = 16;
 
-/// A byte range of [`Receipt`]'s buffer.
+/// A byte range of [`Receipt`]'s buffer. u32 rather than usize halves the
+/// receipt (it is moved several times on its way into a Python object):
+/// [`parse_receipt`] refuses anything longer than [`MAX_RECEIPT_LEN`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
+    /// Only for offsets into a buffer of at most [`MAX_RECEIPT_LEN`]
+    /// octets, which fit.
+    fn new(start: usize, end: usize) -> Span {
+        Span { start: start as u32, end: end as u32 }
+    }
+
     fn of(self, buf: &[u8]) -> &[u8] {
-        buf.get(self.start..self.end).unwrap_or(&[])
+        buf.get(self.start as usize..self.end as usize).unwrap_or(&[])
     }
 }
+
+/// Longest receipt text plus receipted_message_id taken. The wire cannot
+/// come close (short_message is at most 254 octets, message_payload at most
+/// 65535 by its 2-octet TLV length, SMPP 3.4 sections 5.2.21 and 5.3.2.32);
+/// the bound only keeps spans 32-bit.
+pub const MAX_RECEIPT_LEN: usize = u32::MAX as usize;
 
 /// One delivery receipt, text and TLVs merged.
 ///
@@ -301,7 +349,7 @@ pub struct ReceiptTlvs<'a> {
 
 /// The fields of a receipt text as spans of it, before merging with TLVs.
 /// Empty values are absent.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct TextFields {
     id: Option<Span>,
     sub: Option<Span>,
@@ -330,6 +378,34 @@ enum Key {
 /// ("submit_date" and friends); longer keys are extras without a lookup.
 const MAX_KNOWN_KEY_LEN: usize = 16;
 
+/// Up to 16 bytes as one integer, so that a key or stat spelling is
+/// recognised with integer compares instead of one memcmp per candidate.
+/// The length is compared alongside: the padding is NUL, which `stat:` may
+/// contain.
+const fn pack(s: &[u8]) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < s.len() && i < 16 {
+        v |= (s[i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+/// Known keys, normalised (lowercase, no `_`, `-` or whitespace).
+const KEYS: [(usize, u128, Key); 10] = [
+    (2, pack(b"id"), Key::Id),
+    (3, pack(b"sub"), Key::Sub),
+    (5, pack(b"dlvrd"), Key::Dlvrd),
+    (10, pack(b"submitdate"), Key::SubmitDate),
+    (8, pack(b"donedate"), Key::DoneDate),
+    (4, pack(b"stat"), Key::Stat),
+    (6, pack(b"status"), Key::Stat),
+    (3, pack(b"err"), Key::Err),
+    (5, pack(b"error"), Key::Err),
+    (4, pack(b"text"), Key::Text),
+];
+
 /// Recognise a key, ignoring case and `_`, `-`, space.
 fn known_key(raw: &[u8]) -> Option<Key> {
     // Cheap rejection first: this runs for every field and candidate key
@@ -342,33 +418,91 @@ fn known_key(raw: &[u8]) -> Option<Key> {
     let mut buf = [0u8; MAX_KNOWN_KEY_LEN];
     let mut len = 0;
     for &b in raw {
-        if b == b'_' || b == b'-' || is_space(b) {
+        if CLASS[usize::from(b)] & KEY_SEP != 0 {
             continue;
         }
-        buf[len] = b.to_ascii_lowercase();
+        // Lowercasing by OR 0x20 is exact here: every known key is letters
+        // only, and only 'X' and 'x' OR to 'x'.
+        if let Some(slot) = buf.get_mut(len) {
+            *slot = b | 0x20;
+        }
         len += 1;
     }
-    Some(match &buf[..len] {
-        b"id" => Key::Id,
-        b"sub" => Key::Sub,
-        b"dlvrd" => Key::Dlvrd,
-        b"submitdate" => Key::SubmitDate,
-        b"donedate" => Key::DoneDate,
-        b"stat" | b"status" => Key::Stat,
-        b"err" | b"error" => Key::Err,
-        b"text" => Key::Text,
-        _ => return None,
-    })
+    let v = u128::from_le_bytes(buf);
+    KEYS.iter().find(|&&(l, k, _)| l == len && k == v).map(|&(_, _, key)| key)
 }
+
+/// Byte classes for the tokenizer, one table lookup per byte.
+const SPACE: u8 = 1;
+const KEY_CHAR: u8 = 2;
+const ALPHA: u8 = 4;
+const COLON: u8 = 8;
+/// Ignored inside a key: `_`, `-` and whitespace ("submit_date").
+const KEY_SEP: u8 = 16;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_whitespace() || c == 0 {
+            t[b] = SPACE | KEY_SEP;
+        } else if c.is_ascii_alphabetic() {
+            t[b] = KEY_CHAR | ALPHA;
+        } else if c == b'_' || c == b'-' {
+            t[b] = KEY_CHAR | KEY_SEP;
+        } else if c.is_ascii_digit() || c == b'.' {
+            t[b] = KEY_CHAR;
+        } else if c == b':' {
+            t[b] = COLON;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// NUL counts as whitespace: some SMSCs pad or terminate the text with it.
 /// Only ASCII: a non-ASCII character (even a Unicode space) is content.
 fn is_space(b: u8) -> bool {
-    b.is_ascii_whitespace() || b == 0
+    CLASS[usize::from(b)] & SPACE != 0
 }
 
 fn is_space_char(c: char) -> bool {
     c.is_ascii_whitespace() || c == '\0'
+}
+
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The first index at or after `i` whose byte has a class in `stop`
+/// (SPACE, optionally COLON), else `sm.len()`. Eight bytes at a time: every
+/// space byte is below 0x21, so a word with no byte below 0x21 (and no ':'
+/// when asked) is skipped whole; the lowest flagged byte of the classic
+/// "has byte less than" trick is exact, and is checked against the table
+/// since control bytes other than whitespace are also below 0x21.
+fn scan(sm: &[u8], mut i: usize, stop: u8) -> usize {
+    while let Some(chunk) = sm.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let mut m = w.wrapping_sub(LANES * 0x21) & !w & HIGH;
+        if stop & COLON != 0 {
+            let x = w ^ (LANES * u64::from(b':'));
+            m |= x.wrapping_sub(LANES) & !x & HIGH;
+        }
+        if m == 0 {
+            i += 8;
+            continue;
+        }
+        let at = i + (m.trailing_zeros() / 8) as usize;
+        if sm.get(at).is_some_and(|&b| CLASS[usize::from(b)] & stop != 0) {
+            return at;
+        }
+        i = at + 1;
+    }
+    while sm.get(i).is_some_and(|&b| CLASS[usize::from(b)] & stop == 0) {
+        i += 1;
+    }
+    i
 }
 
 /// A key is a word: it starts with a letter and has only letters, digits,
@@ -376,10 +510,10 @@ fn is_space_char(c: char) -> bool {
 /// being mistaken for fields.
 fn is_key_word(w: &[u8]) -> bool {
     match w.first() {
-        Some(b) if b.is_ascii_alphabetic() => {}
+        Some(&b) if CLASS[usize::from(b)] & ALPHA != 0 => {}
         _ => return false,
     }
-    w.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    w.iter().all(|&b| CLASS[usize::from(b)] & KEY_CHAR != 0)
 }
 
 /// A bare (non-field) token.
@@ -393,6 +527,7 @@ struct Token {
 /// of one extends the previous value instead.
 const MAX_KEY_WORDS: usize = 3;
 
+#[derive(Clone, Copy)]
 struct Field {
     key: Option<Key>,
     key_start: usize,
@@ -402,13 +537,128 @@ struct Field {
     val_end: usize,
 }
 
+impl TextFields {
+    /// File a finished field: a known key's first value goes to its slot,
+    /// anything else (unknown keys, repeats) to `extra` in order.
+    fn file(&mut self, f: Field) {
+        let key = Span::new(f.key_start, f.key_end);
+        if f.val_end <= f.val_start {
+            // "err:" with nothing after it: absent, but an unknown key
+            // still shows up among the extras.
+            if f.key.is_none() {
+                self.extra.push((key, Span::new(f.val_start, f.val_start)));
+            }
+            return;
+        }
+        let value = Span::new(f.val_start, f.val_end);
+        let slot = match f.key {
+            Some(Key::Id) => &mut self.id,
+            Some(Key::Sub) => &mut self.sub,
+            Some(Key::Dlvrd) => &mut self.dlvrd,
+            Some(Key::SubmitDate) => &mut self.submit_date,
+            Some(Key::DoneDate) => &mut self.done_date,
+            Some(Key::Stat) => &mut self.stat,
+            Some(Key::Err) => &mut self.err,
+            // Text never gets here: it ends the token loop.
+            Some(Key::Text) | None => {
+                self.extra.push((key, value));
+                return;
+            }
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        } else {
+            // A repeated known key: the first one wins, the repeat is not
+            // lost.
+            self.extra.push((key, value));
+        }
+    }
+}
+
+/// The appendix B layout exactly as the spec prints it: these keys in this
+/// order, lowercase, one space between fields, each value non-empty and
+/// without whitespace, then `text:` or the end.
+const APPENDIX_B_KEYS: [(&[u8], Key); 7] = [
+    (b"id:", Key::Id),
+    (b"sub:", Key::Sub),
+    (b"dlvrd:", Key::Dlvrd),
+    (b"submit date:", Key::SubmitDate),
+    (b"done date:", Key::DoneDate),
+    (b"stat:", Key::Stat),
+    (b"err:", Key::Err),
+];
+
+/// Most SMSCs send exactly the appendix B layout; for that text the general
+/// tokenizer below gives just these spans, so they are read straight off
+/// with literal compares. None as soon as anything differs (case, spacing,
+/// order, an empty value, extra fields): the general parser then decides.
+fn parse_appendix_b(sm: &[u8]) -> Option<TextFields> {
+    let mut out = TextFields::default();
+    let mut i = 0;
+    for (n, &(key, k)) in APPENDIX_B_KEYS.iter().enumerate() {
+        if n > 0 {
+            if sm.get(i) != Some(&b' ') {
+                return None;
+            }
+            i += 1;
+        }
+        if sm.get(i..i + key.len()) != Some(key) {
+            return None;
+        }
+        let start = i + key.len();
+        i = scan(sm, start, SPACE);
+        if i == start {
+            return None;
+        }
+        let value = Some(Span::new(start, i));
+        match k {
+            Key::Id => out.id = value,
+            Key::Sub => out.sub = value,
+            Key::Dlvrd => out.dlvrd = value,
+            Key::SubmitDate => out.submit_date = value,
+            Key::DoneDate => out.done_date = value,
+            Key::Stat => out.stat = value,
+            Key::Err => out.err = value,
+            Key::Text => return None,
+        }
+    }
+    if i < sm.len() {
+        if sm.get(i..i + 6) != Some(b" text:") {
+            return None;
+        }
+        out.text = Some(Span::new(i + 6, sm.len()));
+    }
+    Some(out)
+}
+
 /// Parse a receipt text into spans of `sm`. Errors (with
 /// [`NOT_A_RECEIPT_STATUS`]) when there is no non-empty `id:` field, i.e.
 /// when the bytes are not a receipt text.
 fn parse_text(sm: &[u8]) -> Result<TextFields> {
-    // Appendix B has 8 fields; one allocation covers the usual receipt.
-    let mut fields: Vec<Field> = Vec::with_capacity(8);
-    let mut text: Option<Span> = None;
+    match parse_appendix_b(sm) {
+        Some(fields) => Ok(fields),
+        None => parse_text_general(sm),
+    }
+}
+
+/// For the `receipt` fuzz target only: panics when the appendix B fast path
+/// disagrees with the general parser. (Not behind `cfg(fuzzing)`: the
+/// manifest does not declare that cfg, and this is too small to hide.)
+#[doc(hidden)]
+pub fn check_appendix_b_fast_path(sm: &[u8]) {
+    if let Some(fast) = parse_appendix_b(sm) {
+        let general = parse_text_general(sm).expect("appendix B text must parse");
+        assert_eq!(fast, general, "fast path differs on {:?}", String::from_utf8_lossy(sm));
+    }
+}
+
+/// The tokenizer for any layout (see [`parse_text`]).
+fn parse_text_general(sm: &[u8]) -> Result<TextFields> {
+    let mut out = TextFields::default();
+    // Only the latest field can still change (its value grows with bare
+    // words, or gives some back to a multi-word key), so it is held here and
+    // filed when the next one starts: no list of fields is built.
+    let mut pending: Option<Field> = None;
 
     // Tokens are runs of non-space bytes. A token is a field start when it is
     // `word:rest`; otherwise it extends the value of the field before it, so
@@ -418,36 +668,46 @@ fn parse_text(sm: &[u8]) -> Result<TextFields> {
     // is a known key (or must, for a lone ':').
     let mut bare: [Option<Token>; MAX_KEY_WORDS - 1] = [None; MAX_KEY_WORDS - 1];
     let mut i = 0;
-    while i < sm.len() {
-        while i < sm.len() && is_space(sm[i]) {
+    loop {
+        while sm.get(i).is_some_and(|&b| is_space(b)) {
             i += 1;
         }
         if i >= sm.len() {
             break;
         }
         let start = i;
-        while i < sm.len() && !is_space(sm[i]) {
-            i += 1;
+        // Scan to the first colon or space, then (past a colon) to the
+        // space.
+        i = scan(sm, i, SPACE | COLON);
+        let mut colon = None;
+        if sm.get(i) == Some(&b':') {
+            colon = Some(i);
+            i = scan(sm, i + 1, SPACE);
         }
         let end = i;
-        let colon = sm[start..end].iter().position(|&b| b == b':').map(|p| start + p);
+        let word = colon.is_some_and(|c| is_key_word(sm.get(start..c).unwrap_or(&[])));
         let colon = match colon {
             // "key : value": a lone colon prefix takes the previous bare
             // word(s) as the key.
-            Some(c) if c == start => bare[0].filter(|p| is_key_word(&sm[p.start..p.end])).map(|_| c),
-            Some(c) if is_key_word(&sm[start..c]) => Some(c),
+            Some(c) if c == start => {
+                bare[0].filter(|p| is_key_word(sm.get(p.start..p.end).unwrap_or(&[]))).map(|_| c)
+            }
+            Some(c) if word => Some(c),
             _ => None,
         };
 
         let Some(c) = colon else {
-            if let Some(f) = fields.last_mut() {
+            if let Some(f) = pending.as_mut() {
                 if f.val_start == f.val_end {
                     f.val_start = start;
                 }
                 f.val_end = end;
             }
             // Bare words before the first field are leading noise.
-            bare.rotate_right(1);
+            // Shift by hand: rotate_right is a generic call for 2 slots.
+            for k in (1..bare.len()).rev() {
+                bare[k] = bare[k - 1];
+            }
             bare[0] = Some(Token { start, end });
             continue;
         };
@@ -456,7 +716,7 @@ fn parse_text(sm: &[u8]) -> Result<TextFields> {
         let mut key_start = start;
         // bare[k] are the k+1-th words back, all contiguous bare tokens.
         for p in bare.iter().flatten() {
-            if known_key(&sm[p.start..c]).is_some() || (lone_colon && key_start == start) {
+            if known_key(sm.get(p.start..c).unwrap_or(&[])).is_some() || (lone_colon && key_start == start) {
                 key_start = p.start;
             }
         }
@@ -464,57 +724,25 @@ fn parse_text(sm: &[u8]) -> Result<TextFields> {
         if key_start < start {
             // The borrowed words were counted as the previous field's
             // value; give them back.
-            if let Some(f) = fields.last_mut() {
+            if let Some(f) = pending.as_mut() {
                 if f.key_end < key_start {
                     f.val_end = trim_end(sm, f.val_start, key_start).max(f.val_start);
-                    if f.val_end <= f.val_start {
-                        f.val_end = f.val_start;
-                    }
                 }
             }
         }
-        let key = known_key(&sm[key_start..c]);
+        if let Some(f) = pending.take() {
+            out.file(f);
+        }
+        let key = known_key(sm.get(key_start..c).unwrap_or(&[]));
         if key == Some(Key::Text) {
-            text = Some(Span { start: (c + 1).min(sm.len()), end: sm.len() });
+            out.text = Some(Span::new((c + 1).min(sm.len()), sm.len()));
             break;
         }
         let vs = c + 1;
-        fields.push(Field { key, key_start, key_end: c, val_start: vs, val_end: end.max(vs) });
+        pending = Some(Field { key, key_start, key_end: c, val_start: vs, val_end: end.max(vs) });
     }
-
-    let mut out = TextFields { text, ..TextFields::default() };
-    for f in &fields {
-        let key = Span { start: f.key_start, end: f.key_end };
-        if f.val_end <= f.val_start {
-            // "err:" with nothing after it: absent, but an unknown key
-            // still shows up among the extras.
-            if f.key.is_none() {
-                out.extra.push((key, Span { start: f.val_start, end: f.val_start }));
-            }
-            continue;
-        }
-        let value = Span { start: f.val_start, end: f.val_end };
-        let slot = match f.key {
-            Some(Key::Id) => &mut out.id,
-            Some(Key::Sub) => &mut out.sub,
-            Some(Key::Dlvrd) => &mut out.dlvrd,
-            Some(Key::SubmitDate) => &mut out.submit_date,
-            Some(Key::DoneDate) => &mut out.done_date,
-            Some(Key::Stat) => &mut out.stat,
-            Some(Key::Err) => &mut out.err,
-            // Text never reaches here: it ends the loop above.
-            Some(Key::Text) | None => {
-                out.extra.push((key, value));
-                continue;
-            }
-        };
-        if slot.is_none() {
-            *slot = Some(value);
-        } else {
-            // A repeated known key: the first one wins, the repeat is not
-            // lost.
-            out.extra.push((key, value));
-        }
+    if let Some(f) = pending {
+        out.file(f);
     }
     if out.id.is_none() {
         return Err(CodecError::new(
@@ -551,26 +779,45 @@ fn normalise_space(s: Cow<'_, str>) -> Cow<'_, str> {
 /// 58, as appendix B's "E" is decimal); otherwise hex digits with an
 /// optional 0x prefix -> hex ("00B" -> 11, "0x1F" -> 31); otherwise None.
 pub fn parse_err(err: &str) -> Option<u32> {
-    let s = err.trim_matches(is_space_char);
+    parse_err_bytes(err.as_bytes())
+}
+
+/// [`parse_err`] on raw bytes (non-ASCII is never a number).
+fn parse_err_bytes(err: &[u8]) -> Option<u32> {
+    let s = trim_bytes(err);
     if s.is_empty() {
         return None;
     }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().ok();
+    if s.iter().all(u8::is_ascii_digit) {
+        return parse_digits(s);
     }
-    let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
-    if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return u32::from_str_radix(hex, 16).ok();
+    let hex = s.strip_prefix(b"0x").or_else(|| s.strip_prefix(b"0X")).unwrap_or(s);
+    if hex.is_empty() {
+        return None;
     }
-    None
+    hex.iter().try_fold(0u32, |acc, &b| {
+        let d = char::from(b).to_digit(16)?;
+        acc.checked_mul(16)?.checked_add(d)
+    })
+}
+
+/// A non-empty run of ASCII digits as a u32; None for anything else or on
+/// overflow (as `str::parse::<u32>` without its sign handling).
+fn parse_digits(v: &[u8]) -> Option<u32> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u32, |acc, &b| {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u32::from(d))
+    })
 }
 
 fn parse_count(v: &[u8]) -> Option<u32> {
-    if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
-        std::str::from_utf8(v).ok()?.parse().ok()
-    } else {
-        None
-    }
+    parse_digits(v)
 }
 
 /// Merge a receipt text with the receipt TLVs into one [`Receipt`].
@@ -604,6 +851,13 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
         trim_bytes(raw.get(..end).unwrap_or(&[]))
     });
     let tlv_id = tlv_id.filter(|id| !id.is_empty());
+    if short_message.len().saturating_add(tlv_id.map_or(0, <[u8]>::len)) > MAX_RECEIPT_LEN {
+        return Err(CodecError::new(
+            status::ESME_RINVMSGLEN,
+            "short_message",
+            format!("a receipt text cannot be over {MAX_RECEIPT_LEN} octets"),
+        ));
+    }
 
     let fields = match parse_text(short_message) {
         Ok(t) => t,
@@ -618,17 +872,14 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
     let id = match (tlv_id, fields.id) {
         (Some(id), _) => {
             buf.extend_from_slice(id);
-            Span { start: short_message.len(), end: buf.len() }
+            Span::new(short_message.len(), buf.len())
         }
         (None, Some(span)) => span,
         (None, None) => {
             return Err(CodecError::new(NOT_A_RECEIPT_STATUS, "short_message", "not a delivery receipt: no message id"))
         }
     };
-    let stat_state = fields
-        .stat
-        .and_then(|s| std::str::from_utf8(s.of(short_message)).ok())
-        .and_then(MessageState::from_stat);
+    let stat_state = fields.stat.and_then(|s| MessageState::from_stat_bytes(s.of(short_message)));
     let state = tlvs
         .message_state
         .and_then(MessageState::from_u8)
@@ -636,7 +887,7 @@ pub fn parse_receipt(short_message: &[u8], tlvs: &ReceiptTlvs<'_>) -> Result<Rec
         .unwrap_or(MessageState::Unknown);
     let error_code = match network {
         Some((_, code)) => Some(code),
-        None => fields.err.and_then(|s| std::str::from_utf8(s.of(short_message)).ok()).and_then(parse_err),
+        None => fields.err.and_then(|s| parse_err_bytes(s.of(short_message))),
     };
     Ok(Receipt {
         id,
@@ -838,6 +1089,271 @@ pub fn format_receipt(f: &ReceiptFields<'_>) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The text parser as it was before the allocation-free rewrite, kept
+    /// verbatim as an oracle: the rewrite must give identical fields.
+    #[allow(dead_code)]
+    mod reference {
+        use super::super::{CodecError, Key, Result, Span, TextFields, NOT_A_RECEIPT_STATUS};
+
+        pub(super) fn from_stat(stat: &str) -> Option<super::super::MessageState> {
+            let s = stat.trim_matches(super::super::is_space_char);
+            if s.len() > 16 {
+                return None;
+            }
+            if let Ok(n) = s.parse::<u8>() {
+                return super::super::MessageState::from_u8(n);
+            }
+            let mut buf = [0u8; 16];
+            let mut len = 0;
+            for b in s.bytes() {
+                // EN_ROUTE, EN-ROUTE and "EN ROUTE" all mean ENROUTE.
+                if b == b'_' || b == b'-' || b == b' ' {
+                    continue;
+                }
+                buf[len] = b.to_ascii_uppercase();
+                len += 1;
+            }
+            let state = match &buf[..len] {
+                b"ENROUTE" | b"ENROUTED" | b"SENT" | b"BUFFERED" => super::super::MessageState::Enroute,
+                b"DELIVRD" | b"DELIVERED" | b"DELIVRED" | b"DELIVERD" => super::super::MessageState::Delivered,
+                b"EXPIRED" | b"EXPIRD" => super::super::MessageState::Expired,
+                b"DELETED" | b"DELETD" => super::super::MessageState::Deleted,
+                b"UNDELIV" | b"UNDELIVERABLE" | b"UNDELIVERED" | b"UNDELIVRD" | b"FAILED" => {
+                    super::super::MessageState::Undeliverable
+                }
+                b"ACCEPTD" | b"ACCEPTED" => super::super::MessageState::Accepted,
+                b"UNKNOWN" | b"UNKNWN" => super::super::MessageState::Unknown,
+                b"REJECTD" | b"REJECTED" => super::super::MessageState::Rejected,
+                b"SCHEDLD" | b"SCHEDULED" => super::super::MessageState::Scheduled,
+                b"SKIPPED" => super::super::MessageState::Skipped,
+                _ => return None,
+            };
+            Some(state)
+        }
+        pub(super) fn parse_err(err: &str) -> Option<u32> {
+            let s = err.trim_matches(super::super::is_space_char);
+            if s.is_empty() {
+                return None;
+            }
+            if s.bytes().all(|b| b.is_ascii_digit()) {
+                return s.parse().ok();
+            }
+            let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+            if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return u32::from_str_radix(hex, 16).ok();
+            }
+            None
+        }
+
+        fn trim_end(sm: &[u8], from: usize, mut to: usize) -> usize {
+            while to > from && sm.get(to - 1).is_some_and(|&b| is_space(b)) {
+                to -= 1;
+            }
+            to
+        }
+
+        /// Longest key spelling that can be a known key once normalised
+        /// ("submit_date" and friends); longer keys are extras without a lookup.
+        const MAX_KNOWN_KEY_LEN: usize = 16;
+
+        /// Recognise a key, ignoring case and `_`, `-`, space.
+        pub(super) fn known_key(raw: &[u8]) -> Option<Key> {
+            // Cheap rejection first: this runs for every field and candidate key
+            // word, and most extras start with another letter.
+            if raw.len() > MAX_KNOWN_KEY_LEN
+                || !matches!(raw.first().map(u8::to_ascii_lowercase), Some(b'i' | b's' | b'd' | b'e' | b't'))
+            {
+                return None;
+            }
+            let mut buf = [0u8; MAX_KNOWN_KEY_LEN];
+            let mut len = 0;
+            for &b in raw {
+                if b == b'_' || b == b'-' || is_space(b) {
+                    continue;
+                }
+                buf[len] = b.to_ascii_lowercase();
+                len += 1;
+            }
+            Some(match &buf[..len] {
+                b"id" => Key::Id,
+                b"sub" => Key::Sub,
+                b"dlvrd" => Key::Dlvrd,
+                b"submitdate" => Key::SubmitDate,
+                b"donedate" => Key::DoneDate,
+                b"stat" | b"status" => Key::Stat,
+                b"err" | b"error" => Key::Err,
+                b"text" => Key::Text,
+                _ => return None,
+            })
+        }
+
+        /// NUL counts as whitespace: some SMSCs pad or terminate the text with it.
+        /// Only ASCII: a non-ASCII character (even a Unicode space) is content.
+        pub(super) fn is_space(b: u8) -> bool {
+            b.is_ascii_whitespace() || b == 0
+        }
+
+        fn is_space_char(c: char) -> bool {
+            c.is_ascii_whitespace() || c == '\0'
+        }
+
+        /// A key is a word: it starts with a letter and has only letters, digits,
+        /// `_`, `-` or `.`. This keeps times ("12:30") and most free text from
+        /// being mistaken for fields.
+        pub(super) fn is_key_word(w: &[u8]) -> bool {
+            match w.first() {
+                Some(b) if b.is_ascii_alphabetic() => {}
+                _ => return false,
+            }
+            w.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        }
+
+        /// A bare (non-field) token.
+        #[derive(Debug, Clone, Copy)]
+        struct Token {
+            start: usize,
+            end: usize,
+        }
+
+        /// Most words in a key ("submit date" is 2); a bare word that is not part
+        /// of one extends the previous value instead.
+        const MAX_KEY_WORDS: usize = 3;
+
+        struct Field {
+            key: Option<Key>,
+            key_start: usize,
+            key_end: usize,
+            /// Value span; empty (start == end) until a value is seen.
+            val_start: usize,
+            val_end: usize,
+        }
+
+        /// Parse a receipt text into spans of `sm`. Errors (with
+        /// [`NOT_A_RECEIPT_STATUS`]) when there is no non-empty `id:` field, i.e.
+        /// when the bytes are not a receipt text.
+        pub(super) fn parse_text(sm: &[u8]) -> Result<TextFields> {
+            // Appendix B has 8 fields; one allocation covers the usual receipt.
+            let mut fields: Vec<Field> = Vec::with_capacity(8);
+            let mut text: Option<Span> = None;
+
+            // Tokens are runs of non-space bytes. A token is a field start when it is
+            // `word:rest`; otherwise it extends the value of the field before it, so
+            // "id: 123" and values with spaces ("operator:Vodafone UK") both work.
+            // Multi-word keys ("submit date:", "done date :") borrow up to
+            // MAX_KEY_WORDS - 1 bare words back from that value when the joined key
+            // is a known key (or must, for a lone ':').
+            let mut bare: [Option<Token>; MAX_KEY_WORDS - 1] = [None; MAX_KEY_WORDS - 1];
+            let mut i = 0;
+            while i < sm.len() {
+                while i < sm.len() && is_space(sm[i]) {
+                    i += 1;
+                }
+                if i >= sm.len() {
+                    break;
+                }
+                let start = i;
+                while i < sm.len() && !is_space(sm[i]) {
+                    i += 1;
+                }
+                let end = i;
+                let colon = sm[start..end].iter().position(|&b| b == b':').map(|p| start + p);
+                let colon = match colon {
+                    // "key : value": a lone colon prefix takes the previous bare
+                    // word(s) as the key.
+                    Some(c) if c == start => bare[0].filter(|p| is_key_word(&sm[p.start..p.end])).map(|_| c),
+                    Some(c) if is_key_word(&sm[start..c]) => Some(c),
+                    _ => None,
+                };
+
+                let Some(c) = colon else {
+                    if let Some(f) = fields.last_mut() {
+                        if f.val_start == f.val_end {
+                            f.val_start = start;
+                        }
+                        f.val_end = end;
+                    }
+                    // Bare words before the first field are leading noise.
+                    bare.rotate_right(1);
+                    bare[0] = Some(Token { start, end });
+                    continue;
+                };
+
+                let lone_colon = c == start;
+                let mut key_start = start;
+                // bare[k] are the k+1-th words back, all contiguous bare tokens.
+                for p in bare.iter().flatten() {
+                    if known_key(&sm[p.start..c]).is_some() || (lone_colon && key_start == start) {
+                        key_start = p.start;
+                    }
+                }
+                bare = [None; MAX_KEY_WORDS - 1];
+                if key_start < start {
+                    // The borrowed words were counted as the previous field's
+                    // value; give them back.
+                    if let Some(f) = fields.last_mut() {
+                        if f.key_end < key_start {
+                            f.val_end = trim_end(sm, f.val_start, key_start).max(f.val_start);
+                            if f.val_end <= f.val_start {
+                                f.val_end = f.val_start;
+                            }
+                        }
+                    }
+                }
+                let key = known_key(&sm[key_start..c]);
+                if key == Some(Key::Text) {
+                    text = Some(Span::new((c + 1).min(sm.len()), sm.len()));
+                    break;
+                }
+                let vs = c + 1;
+                fields.push(Field { key, key_start, key_end: c, val_start: vs, val_end: end.max(vs) });
+            }
+
+            let mut out = TextFields { text, ..TextFields::default() };
+            for f in &fields {
+                let key = Span::new(f.key_start, f.key_end);
+                if f.val_end <= f.val_start {
+                    // "err:" with nothing after it: absent, but an unknown key
+                    // still shows up among the extras.
+                    if f.key.is_none() {
+                        out.extra.push((key, Span::new(f.val_start, f.val_start)));
+                    }
+                    continue;
+                }
+                let value = Span::new(f.val_start, f.val_end);
+                let slot = match f.key {
+                    Some(Key::Id) => &mut out.id,
+                    Some(Key::Sub) => &mut out.sub,
+                    Some(Key::Dlvrd) => &mut out.dlvrd,
+                    Some(Key::SubmitDate) => &mut out.submit_date,
+                    Some(Key::DoneDate) => &mut out.done_date,
+                    Some(Key::Stat) => &mut out.stat,
+                    Some(Key::Err) => &mut out.err,
+                    // Text never reaches here: it ends the loop above.
+                    Some(Key::Text) | None => {
+                        out.extra.push((key, value));
+                        continue;
+                    }
+                };
+                if slot.is_none() {
+                    *slot = Some(value);
+                } else {
+                    // A repeated known key: the first one wins, the repeat is not
+                    // lost.
+                    out.extra.push((key, value));
+                }
+            }
+            if out.id.is_none() {
+                return Err(CodecError::new(
+                    NOT_A_RECEIPT_STATUS,
+                    "short_message",
+                    "not a delivery receipt: no id: field",
+                ));
+            }
+            Ok(out)
+        }
+    }
+
     mod from_pdu {
         use super::super::*;
         use crate::pdu::{self, Body, Pdu};
@@ -1136,6 +1652,130 @@ mod tests {
         assert_eq!(r.text(), Some(&b"hi: there"[..]));
         let bad = ReceiptFields { message_id: "a b", ..f };
         assert_eq!(format_receipt(&bad).unwrap_err().field, "message_id");
+    }
+
+    /// Hand-run timing loop (`cargo test --release receipt_speed -- --ignored
+    /// --nocapture`): no bench harness is wanted as a dependency.
+    #[test]
+    #[ignore]
+    fn receipt_speed() {
+        let sm: &[u8] = b"id:1A2B3C4D5E sub:001 dlvrd:001 submit date:2611251200 done date:2611251201 stat:DELIVRD err:000 text:Your verification";
+        let tlvs = ReceiptTlvs { receipted_message_id: Some(b"1A2B3C4D5E\0"), message_state: Some(2), network_error_code: None };
+        let n = 2_000_000u32;
+        for (name, t) in [("text only", ReceiptTlvs::default()), ("text+tlvs", tlvs)] {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(parse_receipt(std::hint::black_box(sm), &t).unwrap());
+            }
+            let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
+            println!("parse_receipt {name}: {ns:.1} ns");
+        }
+    }
+
+    /// The rewritten text parser against the old one, on noise made of
+    /// receipt-ish words, separators and odd bytes.
+    #[test]
+    fn parse_text_matches_reference() {
+        let words: [&[u8]; 24] = [
+            b"id", b"ID", b"sub", b"dlvrd", b"submit", b"date", b"Done", b"stat", b"STATUS", b"err", b"error",
+            b"text", b"TeXt", b"x.y", b"12", b"DELIVRD", b"sub_mit", b"-date", b"\xff", b"a", b"op", b"e", b"t", b"s",
+        ];
+        let seps: [&[u8]; 9] = [b":", b" ", b"  ", b"\0", b"\t", b" : ", b"::", b"\x0b", b""];
+        let mut x: u64 = 0x2545F4914F6CDD1D;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let check = |buf: &[u8]| {
+            let new = parse_text(buf).map_err(|e| (e.status, e.field));
+            let old = reference::parse_text(buf).map_err(|e| (e.status, e.field));
+            assert_eq!(new, old, "{:?}", String::from_utf8_lossy(buf));
+        };
+        for _ in 0..20_000 {
+            let mut buf = Vec::new();
+            for _ in 0..next(14) {
+                buf.extend_from_slice(words[next(words.len())]);
+                buf.extend_from_slice(seps[next(seps.len())]);
+            }
+            check(&buf);
+        }
+        check(b"id:1A2B3C4D5E sub:001 dlvrd:001 submit date:2611251200 done date:2611251201 stat:DELIVRD err:000 text:Your verification");
+        check(b"ID : 7 Submit  Date : 1 done_date:2 op:Vodafone UK stat : UNDELIV err: text :x");
+    }
+
+    /// The appendix B fast path against the old parser, on the standard
+    /// layout with odd values and one mutation (case, spacing, separators,
+    /// truncation) so that both the fast path and its fall-backs are hit.
+    #[test]
+    fn appendix_b_fast_path_matches_reference() {
+        let values: [&[u8]; 10] = [b"1", b"1A2B", b"a:b", b"", b"x\xffy", b"text:", b"DELIVRD", b"000", b"id:9", b"-"];
+        let mut x: u64 = 0xD1B54A32D192ED03;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut fast = 0;
+        for round in 0..20_000 {
+            let mut buf = Vec::new();
+            for (n, (key, _)) in APPENDIX_B_KEYS.iter().enumerate() {
+                if n > 0 {
+                    buf.push(b' ');
+                }
+                buf.extend_from_slice(key);
+                buf.extend_from_slice(values[next(values.len())]);
+            }
+            match next(3) {
+                0 => {}
+                1 => buf.extend_from_slice(b" text:Hi there"),
+                _ => buf.extend_from_slice(b" text:"),
+            }
+            if round % 2 == 1 && !buf.is_empty() {
+                let at = next(buf.len());
+                match next(5) {
+                    0 => buf[at] = b'\t',
+                    1 => buf[at] = buf[at].to_ascii_uppercase(),
+                    2 => buf.insert(at, b' '),
+                    3 => buf.truncate(at),
+                    _ => buf[at] = b'\0',
+                }
+            }
+            fast += usize::from(parse_appendix_b(&buf).is_some());
+            let new = parse_text(&buf).map_err(|e| (e.status, e.field));
+            let old = reference::parse_text(&buf).map_err(|e| (e.status, e.field));
+            assert_eq!(new, old, "{:?}", String::from_utf8_lossy(&buf));
+        }
+        assert!(fast > 1000, "the fast path was hardly taken: {fast}");
+    }
+
+    /// Byte-level stat and err parsing against the old str versions.
+    #[test]
+    fn stat_and_err_match_reference() {
+        let parts: [&str; 20] = [
+            "DELIV", "RD", "_", "-", " ", "\t", "\0", "+", "1", "0", "x", "0x", "F", "ed", "ERED", "Ab", "é", "9", "255", "00",
+        ];
+        let mut x: u64 = 0x9E3779B97F4A7C15;
+        for _ in 0..50_000 {
+            let mut v = String::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 7) {
+                v.push_str(parts[((x >> (5 * k + 3)) % parts.len() as u64) as usize]);
+            }
+            assert_eq!(MessageState::from_stat(&v), reference::from_stat(&v), "{v:?}");
+            assert_eq!(parse_err(&v), reference::parse_err(&v), "{v:?}");
+        }
+        for (s, _) in MessageState::ALL {
+            assert_eq!(MessageState::from_stat(s.stat()), Some(s));
+        }
+        for v in ["+2", "+", "300", "4294967296", "0x", "0xFFFFFFFF", "0x100000000", "DELIVRD\0", " undeliverable "] {
+            assert_eq!(MessageState::from_stat(v), reference::from_stat(v), "{v:?}");
+            assert_eq!(parse_err(v), reference::parse_err(v), "{v:?}");
+        }
     }
 
     #[test]
