@@ -42,7 +42,6 @@ everything else is an MO (see ``inbound``).
 from __future__ import annotations
 
 import functools
-import inspect
 import random
 import ssl
 from collections.abc import Callable
@@ -52,6 +51,7 @@ import msgspec
 import trio
 
 from byosms import _core
+from byosms.providers.base import callback as _callback
 from byosms._core import Chain, Pdu, SmppError, Tlv
 from byosms.advanced_config import ErrorMapper, GenericErrorCode, load_advanced_config
 from byosms.gateway.ratelimit import TrioRateLimiter
@@ -139,15 +139,6 @@ class _Started:
         self.callback(value)
 
 
-def _caller(cb: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
-    """An async callable for a sync or async callback."""
-    if cb is None or inspect.iscoroutinefunction(cb):
-        return cb
-
-    async def call(arg: Any) -> Any:
-        return cb(arg)
-
-    return call
 
 
 class SmppIntegration:
@@ -181,9 +172,9 @@ class SmppIntegration:
         self.config = config
         self.integration_id = integration_id
         self._on_event = on_event
-        self._on_receipt = _caller(on_receipt)
-        self._on_mo = _caller(on_mo)
-        self._on_submit_result = _caller(on_submit_result)
+        self._on_receipt = _callback(on_receipt)
+        self._on_mo = _callback(on_mo)
+        self._on_submit_result = _callback(on_submit_result)
         self._ssl_context = ssl_context
         self.advanced = load_advanced_config(config.advanced_config)
         self.errors = ErrorMapper(self.advanced)
