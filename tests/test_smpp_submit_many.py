@@ -135,3 +135,31 @@ async def test_bind_submit_many_window_and_timeout() -> None:
             assert isinstance(r, Response) and r.command_status == 0
             bad = await bind.submit_many([("12345", "4915112345678", b"x" * 300, {})])
             assert isinstance(bad[0], ValueError) and bind._slots.value == 4
+
+
+async def test_receipts_of_one_read_in_one_on_receipts_call() -> None:
+    sink = BatchSink()
+    batches: list[list[Any]] = []
+
+    async def on_receipts(rs: list[Any]) -> None:
+        batches.append(rs)
+        sink.receipts.extend(rs)
+
+    async with simulator(record=200) as sim:
+        integ = integration(sim, sink, rate_limit=False, window=64,
+                            on_submit_results=sink.on_submit_results, on_receipts=on_receipts)
+        sink.integ = integ
+        async with integ:
+            await integ.wait_bound()
+            sim.faults.pause_responses = True  # responses (and receipts) leave together later
+            async with trio.open_nursery() as n:
+                n.start_soon(integ.submit_many, [msg(f"m{i}") for i in range(30)])
+                await wait_for(lambda: sim.stats.system("acct").submit_sm == 30)
+                await trio.sleep(0.05)
+                sim.release_responses()
+            await wait_for(lambda: len(sink.receipts) == 30)
+            await wait_for(lambda: sim.stats.system("acct").receipts_acked == 30)
+    assert sorted(r.message_id for r in sink.receipts) == sorted(f"m{i}" for i in range(30))
+    assert all(r.is_final and r.message_state is not None for r in sink.receipts)
+    # Held receipts (overtaking their response) come one by one; the rest in batches.
+    assert any(len(b) > 1 for b in batches)

@@ -514,6 +514,7 @@ class Gateway:
         return SmppIntegration(decode_smpp_config(raw), ssl_context=ssl_ctx,
                                rate_limit=self._rate_limit,
                                on_submit_results=functools.partial(self._on_submit_results, iid),
+                               on_receipts=functools.partial(self._on_receipts, iid),
                                **callbacks)
 
     async def _relearn(self, provider: Any, iid: str) -> None:
@@ -728,6 +729,35 @@ class Gateway:
                 raise x
 
     # --- DLR and MO ---------------------------------------------------------------
+
+    @staticmethod
+    def _receipt_record(iid: str, r: DeliveryReceipt) -> Receipt:
+        if r.is_final:
+            state = "delivered" if r.state == DELIVERED else "failed"
+        else:
+            state = "submitted"
+        return Receipt(
+            integration=iid,
+            vendor_ids=tuple(receipt_id_keys(r.vendor_message_id)),
+            segment_id=int(r.segment_id) if r.segment_id and r.segment_id.isdigit() else None,
+            state=state,  # type: ignore[arg-type]
+            generic_code=int(r.generic_code),
+            generic_cause=r.cause,
+            vendor_code=r.vendor_code,
+            vendor_status=r.state_name,
+        )
+
+    async def _on_receipts(self, iid: str, rs: list[DeliveryReceipt]) -> None:
+        """SMPP receipts of one read: one wait for the group commit; returns
+        after it (the engine answers deliver_sm_resp then)."""
+        res = await self._record_receipts.many(  # type: ignore[union-attr]
+            [self._receipt_record(iid, r) for r in rs])
+        for r, x in zip(rs, res):
+            if isinstance(x, BaseException):
+                raise x  # answered with a temporary error: the SMSC redelivers
+            if x.segment is None:
+                log.info("receipt for unknown vendor id %s on %s dropped",
+                         r.vendor_message_id, iid)
 
     async def _on_receipt(self, iid: str, r: DeliveryReceipt) -> None:
         """Returns after the commit: the engine answers deliver_sm_resp then."""

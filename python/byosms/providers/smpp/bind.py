@@ -177,6 +177,7 @@ class SmppBind:
         index: int = 0,
         on_event: Callable[[OperationalEvent], Any] | None = None,
         on_request: Callable[[Pdu], Awaitable[int | None]] | None = None,
+        on_receipts: Callable[[list[Pdu]], Awaitable[list[int]]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         bind_timeout: float | None = None,
@@ -187,6 +188,9 @@ class SmppBind:
         self.index = index
         self._on_event = on_event
         self._on_request = on_request
+        #: Several receipts queued together, handled in one call (statuses in
+        #: order); without it, on_request runs for each concurrently.
+        self._on_receipts = on_receipts
         self._ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.bind_timeout = bind_timeout if bind_timeout is not None else config.response_timeout
@@ -557,6 +561,8 @@ class SmppBind:
                 receipts.append(nxt)
             if len(receipts) == 1:
                 ok = await self._handle_request(pdu)
+            elif self._on_receipts is not None:
+                ok = await self._handle_receipts(receipts)
             else:
                 results: list[bool] = []
 
@@ -583,6 +589,21 @@ class SmppBind:
             return True
         try:
             self._write(self.session.respond(pdu, status or 0))
+        except Exception:
+            return False  # session closed meanwhile: the SMSC will redeliver
+        return True
+
+    async def _handle_receipts(self, pdus: list[Pdu]) -> bool:
+        """Run on_receipts and answer them all in one write."""
+        assert self._on_receipts is not None
+        try:
+            statuses = await self._on_receipts(pdus)
+        except Exception as e:  # the handler's bug must not kill the bind
+            statuses = [_core.ESME_RX_T_APPN] * len(pdus)
+            self._emit("protocol_error", "other", _core.ESME_RX_T_APPN, f"on_receipts failed: {e!r}")
+        respond = self.session.respond
+        try:
+            self._write(b"".join(respond(p, st or 0) for p, st in zip(pdus, statuses)))
         except Exception:
             return False  # session closed meanwhile: the SMSC will redeliver
         return True

@@ -159,6 +159,7 @@ class SmppIntegration:
         on_event: Callable[[OperationalEvent], Any] | None = None,
         on_receipt: Callable[[DeliveryReceipt], Any] | None = None,
         on_mo: Callable[[InboundMessage], Any] | None = None,
+        on_receipts: Callable[[list[DeliveryReceipt]], Any] | None = None,
         on_submit_result: Callable[[SubmitResult], Any] | None = None,
         on_submit_results: Callable[[list[SubmitResult]], Any] | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -184,6 +185,8 @@ class SmppIntegration:
         self._on_event = on_event
         self._on_receipt = _caller(on_receipt)
         self._on_mo = _caller(on_mo)
+        #: Batch form of on_receipt: matched receipts of one read, one call.
+        self._on_receipts = _caller(on_receipts)
         self._on_submit_result = _caller(on_submit_result)
         #: Batch form of on_submit_result for submit_many's first attempts.
         self._on_submit_results = _caller(on_submit_results)
@@ -300,6 +303,7 @@ class SmppIntegration:
                 index=index,
                 on_event=self._on_event,
                 on_request=on_request,
+                on_receipts=functools.partial(self._on_receipt_pdus, bind=index),
                 ssl_context=self._ssl_context,
             )
             bound_at: float | None = None
@@ -714,6 +718,101 @@ class SmppIntegration:
         if rid is not None or pdu.esm_class & ESM_TYPE_MASK == ESM_DELIVERY_RECEIPT:
             return await self._on_receipt_pdu(pdu, rid, bind)
         return await self._on_mo_pdu(pdu, bind)
+
+    async def _on_receipt_pdus(self, pdus: list[Pdu], *, bind: int) -> list[int]:
+        """Receipts queued together (the bind's dispatcher): those whose
+        segment is known go to on_receipts in one call; the rest (early,
+        unreadable) take the one-by-one path concurrently."""
+        statuses = [0] * len(pdus)
+        if self._on_receipts is None:
+            async def each(k: int, p: Pdu) -> None:
+                statuses[k] = await self._on_request(p, bind=bind)
+
+            async with trio.open_nursery() as nursery:
+                for k, p in enumerate(pdus):
+                    nursery.start_soon(each, k, p)
+            return statuses
+        ready: list[DeliveryReceipt] = []
+        slow: list[int] = []
+        lookup = self.correlator.lookup
+        for k, pdu in enumerate(pdus):
+            rid = pdu.tlv(TLV_RECEIPTED_MESSAGE_ID)
+            try:
+                r = self._parse_receipt(pdu, rid)
+            except SmppError:
+                slow.append(k)
+                continue
+            seg = lookup(r.message_id)
+            if seg is None:
+                slow.append(k)
+                continue
+            ready.append(self._receipt(r, seg, bind, False))
+
+        async def one(k: int) -> None:
+            try:
+                statuses[k] = await self._on_request(pdus[k], bind=bind)
+            except Exception:
+                statuses[k] = _core.ESME_RX_T_APPN
+
+        async with trio.open_nursery() as nursery:
+            for k in slow:
+                nursery.start_soon(one, k)
+            if ready:
+                try:
+                    await self._on_receipts(ready)
+                except Exception as e:
+                    self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
+                               f"on_receipts failed: {e!r}", bind)
+                    taken = set(slow)
+                    for k in range(len(pdus)):
+                        if k not in taken:
+                            statuses[k] = _core.ESME_RX_T_APPN
+        return statuses
+
+    @staticmethod
+    def _parse_receipt(pdu: Pdu, rid: Tlv | None) -> Any:
+        try:
+            sm = pdu.short_message
+        except AttributeError:  # data_sm
+            sm = b""
+        ms = pdu.tlv(TLV_MESSAGE_STATE)
+        nec = pdu.tlv(TLV_NETWORK_ERROR_CODE)
+        return _core.parse_receipt(
+            sm,
+            receipted_message_id=rid.value if rid is not None else None,
+            message_state=ms.value if ms is not None else None,
+            network_error_code=nec.value if nec is not None else None,
+        )
+
+    def _receipt(self, r: Any, seg: TrackedSegment | None, bind: int, early: bool) -> DeliveryReceipt:
+        """The DeliveryReceipt of a parsed receipt; applies it to ``seg``."""
+        vid = r.message_id
+        state = r.state
+        if state == DELIVERED:
+            code, cause, vcode = GenericErrorCode.SUCCESS, "DELIVERED", r.error_code
+        else:
+            vcode = r.error_code
+            if vcode and vcode in self.errors:
+                mapped = self.errors.map(vcode)
+                code, cause = mapped.generic_code, mapped.cause
+            else:
+                code, cause = _STATE_GENERIC.get(state, GenericErrorCode.UNKNOWN), r.state_name
+        final = r.is_final
+        if seg is None:
+            return DeliveryReceipt(
+                vendor_message_id=vid, state=state, state_name=r.state_name, is_final=final,
+                generic_code=code, cause=cause, vendor_code=vcode, bind=bind,
+            )
+        message_state = seg.set_state(state)
+        if final:
+            self.correlator.forget(seg)
+        return DeliveryReceipt(
+            vendor_message_id=vid, state=state, state_name=r.state_name, is_final=final,
+            generic_code=code, cause=cause, vendor_code=vcode, bind=bind,
+            message_id=seg.message_id, segment_id=seg.segment_id,
+            segment_index=seg.index, segment_count=seg.count, message_state=message_state,
+            early=early,
+        )
 
     async def _on_receipt_pdu(self, pdu: Pdu, rid: Tlv | None, bind: int) -> int:
         try:
