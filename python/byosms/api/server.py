@@ -115,10 +115,16 @@ _STATE_DEFAULTS = {
 }
 
 
+_second_cache: list[Any] = [None, ""]
+
+
 def _rfc3339(t: float) -> str:
     whole = int(t)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + \
-        f".{int((t - whole) * 1000):03d}Z"
+    # Events come in bursts within one second: format that second once.
+    if _second_cache[0] != whole:
+        _second_cache[0] = whole
+        _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second_cache[1]}.{int((t - whole) * 1000):03d}Z"
 
 
 def _status(ev: Event, p: dict[str, Any], state: str, segment: int | None,

@@ -124,6 +124,16 @@ class _Batcher(Generic[T, R]):
             raise slot.result
         return slot.result  # type: ignore[no-any-return]
 
+    async def many(self, items: Sequence[T]) -> list[R | BaseException]:
+        """Several items, one wait: their results (or errors), in order."""
+        group = _Group(len(items))
+        for k, item in enumerate(items):
+            self._items.append((item, _GroupSlot(group, k)))
+        self._wake.set()
+        if items:
+            await group.done.wait()
+        return group.results
+
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
@@ -146,6 +156,40 @@ class _Slot:
     def __init__(self) -> None:
         self.done = trio.Event()
         self.result: Any = None
+
+
+class _Group:
+    __slots__ = ("done", "results", "pending")
+
+    def __init__(self, n: int) -> None:
+        self.done = trio.Event()
+        self.results: list[Any] = [None] * n
+        self.pending = n
+
+
+class _GroupSlot:
+    """A _Slot look-alike for one item of `_Batcher.many`: one event per group."""
+
+    __slots__ = ("group", "index", "done")
+
+    def __init__(self, group: _Group, index: int) -> None:
+        self.group = group
+        self.index = index
+        self.done = self
+
+    @property
+    def result(self) -> Any:
+        return self.group.results[self.index]
+
+    @result.setter
+    def result(self, value: Any) -> None:
+        self.group.results[self.index] = value
+
+    def set(self) -> None:
+        g = self.group
+        g.pending -= 1
+        if g.pending == 0:
+            g.done.set()
 
 
 class _Gauge:
@@ -468,7 +512,10 @@ class Gateway:
         from byosms.providers.smpp.supervisor import SmppIntegration
 
         return SmppIntegration(decode_smpp_config(raw), ssl_context=ssl_ctx,
-                               rate_limit=self._rate_limit, **callbacks)
+                               rate_limit=self._rate_limit,
+                               on_submit_results=functools.partial(self._on_submit_results, iid),
+                               on_receipts=functools.partial(self._on_receipts, iid),
+                               **callbacks)
 
     async def _relearn(self, provider: Any, iid: str) -> None:
         """Segments a previous run submitted still await receipts: the engine
@@ -520,6 +567,7 @@ class Gateway:
         refill = max(1, window // 2)
         payload = getattr(cfg, "concatenation", "") == "payload"
         gauge = _Gauge()
+        batched = running.integration.provider == "smpp" and hasattr(provider, "submit_many")
         async with trio.open_nursery() as nursery:
             while True:
                 if hasattr(provider, "wait_bound"):
@@ -538,6 +586,9 @@ class Gateway:
                         await running.work.wait()
                     continue
                 gauge.add(len(segs))
+                if batched:
+                    nursery.start_soon(self._submit_batch, running, segs, payload, gauge)
+                    continue
                 for seg in segs:
                     nursery.start_soon(self._submit_one, running, seg, payload, gauge)
 
@@ -553,20 +604,60 @@ class Gateway:
             running.claims.pop(seg.id, None)
             gauge.add(-1)
 
+    async def _submit_batch(self, running: _Running, segs: list[Segment], payload: bool,
+                            gauge: _Gauge) -> None:
+        """A claim's segments through the engine's submit_many: their first
+        attempts leave together; each frees its window slot when done."""
+        claims = running.claims
+        for seg in segs:
+            claims[seg.id] = seg.attempts
+        done = [False] * len(segs)
+
+        def finished(i: int) -> None:
+            done[i] = True
+            running.submitted += 1
+            claims.pop(segs[i].id, None)
+            gauge.add(-1)
+
+        try:
+            results = await running.provider.submit_many(
+                [self._outbound(seg, payload) for seg in segs], on_done=finished)
+            for i, r in enumerate(results):
+                if isinstance(r, BaseException):
+                    await self._submit_failed(running, segs[i], r)
+        except BaseException:  # Cancelled, possibly grouped by the engine's nurseries
+            running.orphans.extend(seg.id for i, seg in enumerate(segs) if not done[i])
+            raise
+        finally:
+            for i, seg in enumerate(segs):
+                if not done[i]:
+                    claims.pop(seg.id, None)
+                    gauge.add(-1)
+
+    @staticmethod
+    def _outbound(seg: Segment, payload: bool) -> OutboundMessage:
+        out = OutboundSegment(
+            seg.short_message, seg.dcs, bool(seg.esm_class & _ESM_UDHI),
+            (seg.sar_ref, seg.sar_total, seg.sar_seq) if seg.sar_ref is not None else None,
+            payload,
+        )
+        return OutboundMessage(
+            message_id=seg.message_id, source=seg.source, destination=seg.destination,
+            segments=[out], segment_ids=[str(seg.id)])
+
     async def _submit(self, running: _Running, seg: Segment, payload: bool) -> None:
         try:
             if running.integration.provider != "smpp":
                 await self._submit_whole(running, seg)
                 return
-            out = OutboundSegment(
-                seg.short_message, seg.dcs, bool(seg.esm_class & _ESM_UDHI),
-                (seg.sar_ref, seg.sar_total, seg.sar_seq) if seg.sar_ref is not None else None,
-                payload,
-            )
-            await running.provider.submit(OutboundMessage(
-                message_id=seg.message_id, source=seg.source, destination=seg.destination,
-                segments=[out], segment_ids=[str(seg.id)]))
+            await running.provider.submit(self._outbound(seg, payload))
             running.submitted += 1
+        except Exception as e:  # noqa: BLE001
+            await self._submit_failed(running, seg, e)
+
+    async def _submit_failed(self, running: _Running, seg: Segment, exc: BaseException) -> None:
+        try:
+            raise exc
         except (AddressError, ValueError) as e:  # SmppError is a ValueError
             await self._record_submits(SubmitOutcome(  # type: ignore[misc]
                 segment_id=seg.id,
@@ -576,7 +667,7 @@ class Gateway:
                 kind="delivery_failure", integration=running.integration.id,
                 detail=f"segment {seg.id} of {seg.message_id} cannot be sent: {e}"))
         except Exception as e:  # noqa: BLE001 - requeued (or failed after MAX_CLAIMS)
-            log.exception("submit of segment %s failed", seg.id)
+            log.error("submit of segment %s failed", seg.id, exc_info=e)
             try:
                 await self._record_submits(SubmitOutcome(  # type: ignore[misc]
                     segment_id=seg.id, error=SubmitError(
@@ -627,7 +718,46 @@ class Gateway:
             if running is not None:
                 running.poke()
 
+    async def _on_submit_results(self, iid: str, rs: list[SubmitResult]) -> None:
+        """`_on_submit_result` for a batch of successes: one wait for the
+        group commit."""
+        res = await self._record_submits.many(  # type: ignore[union-attr]
+            [SubmitOutcome(segment_id=int(r.segment_id), vendor_message_id=r.vendor_message_id)
+             for r in rs if r.ok])
+        for x in res:
+            if isinstance(x, BaseException) and not isinstance(x, Conflict):
+                raise x
+
     # --- DLR and MO ---------------------------------------------------------------
+
+    @staticmethod
+    def _receipt_record(iid: str, r: DeliveryReceipt) -> Receipt:
+        if r.is_final:
+            state = "delivered" if r.state == DELIVERED else "failed"
+        else:
+            state = "submitted"
+        return Receipt(
+            integration=iid,
+            vendor_ids=tuple(receipt_id_keys(r.vendor_message_id)),
+            segment_id=int(r.segment_id) if r.segment_id and r.segment_id.isdigit() else None,
+            state=state,  # type: ignore[arg-type]
+            generic_code=int(r.generic_code),
+            generic_cause=r.cause,
+            vendor_code=r.vendor_code,
+            vendor_status=r.state_name,
+        )
+
+    async def _on_receipts(self, iid: str, rs: list[DeliveryReceipt]) -> None:
+        """SMPP receipts of one read: one wait for the group commit; returns
+        after it (the engine answers deliver_sm_resp then)."""
+        res = await self._record_receipts.many(  # type: ignore[union-attr]
+            [self._receipt_record(iid, r) for r in rs])
+        for r, x in zip(rs, res):
+            if isinstance(x, BaseException):
+                raise x  # answered with a temporary error: the SMSC redelivers
+            if x.segment is None:
+                log.info("receipt for unknown vendor id %s on %s dropped",
+                         r.vendor_message_id, iid)
 
     async def _on_receipt(self, iid: str, r: DeliveryReceipt) -> None:
         """Returns after the commit: the engine answers deliver_sm_resp then."""

@@ -122,6 +122,18 @@ class _Waiter:
         self.error: BaseException | None = None
 
 
+class _Batch:
+    """One trio.Event for a whole submit_many: responses fill ``results`` in
+    the reader's pass, and the last one wakes the submitter."""
+
+    __slots__ = ("event", "results", "pending")
+
+    def __init__(self, n: int) -> None:
+        self.event = trio.Event()
+        self.results: list[Any] = [None] * n
+        self.pending = 0
+
+
 def client_ssl_context(config: SmppIntegrationConfig) -> ssl.SSLContext:
     """Certificates verified against the system store or ``ca_file``; the
     client certificate (mTLS) when configured."""
@@ -165,6 +177,7 @@ class SmppBind:
         index: int = 0,
         on_event: Callable[[OperationalEvent], Any] | None = None,
         on_request: Callable[[Pdu], Awaitable[int | None]] | None = None,
+        on_receipts: Callable[[list[Pdu]], Awaitable[list[int]]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         bind_timeout: float | None = None,
@@ -175,6 +188,9 @@ class SmppBind:
         self.index = index
         self._on_event = on_event
         self._on_request = on_request
+        #: Several receipts queued together, handled in one call (statuses in
+        #: order); without it, on_request runs for each concurrently.
+        self._on_receipts = on_receipts
         self._ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.bind_timeout = bind_timeout if bind_timeout is not None else config.response_timeout
@@ -186,7 +202,8 @@ class SmppBind:
         self._out: list[bytes] = []
         self._sending = False
         self._wake = trio.Event()
-        self._waiters: dict[int, _Waiter] = {}
+        #: sequence_number -> _Waiter (one request) or (_Batch, index) (submit_many).
+        self._waiters: dict[int, Any] = {}
         self._slots = trio.Semaphore(config.window)
         self._window_full_reported = False
         self._backlog: list[Any] = []
@@ -453,8 +470,11 @@ class SmppBind:
             if t is Response:
                 w = self._waiters.pop(ev.request.sequence_number, None)
                 if w is not None:
-                    w.result = ev
-                    w.event.set()
+                    if type(w) is tuple:
+                        self._resolve(w, ev)
+                    else:
+                        w.result = ev
+                        w.event.set()
             elif t is PeerRequest:
                 if self._on_request is None:
                     if ev.pdu.command_id != ALERT_NOTIFICATION:
@@ -475,8 +495,11 @@ class SmppBind:
                 if ev.request is not None:
                     w = self._waiters.pop(ev.request.sequence_number, None)
                     if w is not None:
-                        w.error = PduRejected(ev)
-                        w.event.set()
+                        if type(w) is tuple:
+                            self._resolve(w, PduRejected(ev))
+                        else:
+                            w.error = PduRejected(ev)
+                            w.event.set()
                 if ev.fatal:
                     out = session.data_to_send()
                     if out:
@@ -538,6 +561,8 @@ class SmppBind:
                 receipts.append(nxt)
             if len(receipts) == 1:
                 ok = await self._handle_request(pdu)
+            elif self._on_receipts is not None:
+                ok = await self._handle_receipts(receipts)
             else:
                 results: list[bool] = []
 
@@ -568,16 +593,42 @@ class SmppBind:
             return False  # session closed meanwhile: the SMSC will redeliver
         return True
 
+    async def _handle_receipts(self, pdus: list[Pdu]) -> bool:
+        """Run on_receipts and answer them all in one write."""
+        assert self._on_receipts is not None
+        try:
+            statuses = await self._on_receipts(pdus)
+        except Exception as e:  # the handler's bug must not kill the bind
+            statuses = [_core.ESME_RX_T_APPN] * len(pdus)
+            self._emit("protocol_error", "other", _core.ESME_RX_T_APPN, f"on_receipts failed: {e!r}")
+        respond = self.session.respond
+        try:
+            self._write(b"".join(respond(p, st or 0) for p, st in zip(pdus, statuses)))
+        except Exception:
+            return False  # session closed meanwhile: the SMSC will redeliver
+        return True
+
     def _lose(self, cause: Cause, detail: str) -> BindLost:
         if self._lost is None:
             self._lost = BindLost(cause, detail)
             self._fail_waiters(self._lost)
         return self._lost
 
+    def _resolve(self, w: tuple[_Batch, int], result: Any) -> None:
+        """One answer of a submit_many: its window slot is free at once."""
+        batch, i = w
+        batch.results[i] = result
+        batch.pending -= 1
+        self._slots.release()
+        if batch.pending == 0:
+            batch.event.set()
+
     def _fail_waiters(self, error: BaseException) -> None:
         waiters, self._waiters = self._waiters, {}
         for w in waiters.values():
-            if not w.event.is_set():
+            if type(w) is tuple:
+                self._resolve(w, error)
+            elif not w.event.is_set():
                 w.error = error
                 w.event.set()
 
@@ -664,3 +715,81 @@ class SmppBind:
         return await self._request(
             lambda: session.send(pdu, context=context, now=trio.current_time()), timeout
         )
+
+    async def submit_many(
+        self,
+        segments: list[tuple[str, str, bytes, dict[str, Any]]],
+        *,
+        timeout: float | None = None,
+    ) -> list[Response | BaseException]:
+        """Submit ``(source_addr, destination_addr, short_message, fields)``
+        segments: encoded and written together (one send_all for all that fit
+        the window), answered in the reader's pass without a task or an event
+        per segment. Waits for window slots like ``submit_sm``; returns one
+        ``Response`` or exception (``ResponseTimeout``, ``BindLost``,
+        ``PduRejected``, ``SmppError`` for a field the codec refuses) per
+        segment, in order. The timeout runs from the last segment's write."""
+        n = len(segments)
+        batch = _Batch(n)
+        if n == 0:
+            return []
+        session = self.session
+        waiters = self._waiters
+        slots = self._slots
+        limit = timeout if timeout is not None else self.response_timeout
+        mine: list[int] = []  # sequence numbers registered for this batch
+        i = 0
+        try:
+            while i < n:
+                if self._lost is not None:
+                    for k in range(i, n):
+                        batch.results[k] = self._lost
+                    break
+                if slots.value == 0:
+                    if not self._window_full_reported:
+                        self._window_full_reported = True
+                        self._emit("window_full", detail=f"all {session.window} slots in use")
+                    await slots.acquire()
+                    if self._lost is not None:
+                        slots.release()
+                        continue
+                else:
+                    slots.acquire_nowait()
+                # Everything the window allows now leaves in one write.
+                out: list[bytes] = []
+                now = trio.current_time()
+                while True:
+                    src, dst, sm, fields = segments[i]
+                    try:
+                        out.append(session.submit_sm(src, dst, sm, now=now, **fields))
+                    except Exception as e:  # SmppError / LocalProtocolError: this one only
+                        batch.results[i] = e
+                        slots.release()
+                    else:
+                        seq = session.last_sequence_number
+                        waiters[seq] = (batch, i)
+                        mine.append(seq)
+                        batch.pending += 1
+                    i += 1
+                    if i >= n or slots.value == 0:
+                        break
+                    slots.acquire_nowait()
+                if out:
+                    self._write(b"".join(out) if len(out) > 1 else out[0])
+            if batch.pending:
+                # A fresh event: the old one may have fired while the window
+                # was full and later segments were still to be written.
+                batch.event = trio.Event()
+                with trio.move_on_after(limit):
+                    await batch.event.wait()
+        finally:
+            if batch.pending:
+                # Timed out or cancelled: free the slots; late answers are dropped.
+                for seq in mine:
+                    w = waiters.get(seq)
+                    if w is not None and w[0] is batch:
+                        del waiters[seq]
+                        session.abandon(seq)
+                        self._resolve(w, ResponseTimeout(f"no response to sequence_number {seq}"))
+        self._window_full_reported = False
+        return batch.results

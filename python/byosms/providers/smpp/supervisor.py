@@ -67,7 +67,7 @@ from byosms.providers.smpp.messages import (
     outbound_destination,
     outbound_source,
 )
-from byosms.providers.smpp.session import LocalProtocolError
+from byosms.providers.smpp.session import LocalProtocolError, Response
 from byosms.schemas.events import Cause, EventKind, OperationalEvent
 from byosms.schemas.smpp import SmppIntegrationConfig
 
@@ -150,7 +150,9 @@ class SmppIntegration:
         on_event: Callable[[OperationalEvent], Any] | None = None,
         on_receipt: Callable[[DeliveryReceipt], Any] | None = None,
         on_mo: Callable[[InboundMessage], Any] | None = None,
+        on_receipts: Callable[[list[DeliveryReceipt]], Any] | None = None,
         on_submit_result: Callable[[SubmitResult], Any] | None = None,
+        on_submit_results: Callable[[list[SubmitResult]], Any] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         rate_limit: bool = True,
         default_region: str | None = None,
@@ -174,7 +176,11 @@ class SmppIntegration:
         self._on_event = on_event
         self._on_receipt = _callback(on_receipt)
         self._on_mo = _callback(on_mo)
+        #: Batch form of on_receipt: matched receipts of one read, one call.
+        self._on_receipts = _callback(on_receipts)
         self._on_submit_result = _callback(on_submit_result)
+        #: Batch form of on_submit_result for submit_many's first attempts.
+        self._on_submit_results = _callback(on_submit_results)
         self._ssl_context = ssl_context
         self.advanced = load_advanced_config(config.advanced_config)
         self.errors = ErrorMapper(self.advanced)
@@ -288,6 +294,7 @@ class SmppIntegration:
                 index=index,
                 on_event=self._on_event,
                 on_request=on_request,
+                on_receipts=functools.partial(self._on_receipt_pdus, bind=index),
                 ssl_context=self._ssl_context,
             )
             bound_at: float | None = None
@@ -384,6 +391,170 @@ class SmppIntegration:
             results.append(await self._submit_segment(seg, src, dst, sm, fields))
         return results
 
+    def _prepare(self, message: OutboundMessage) -> list[tuple[TrackedSegment, str, str, bytes, dict[str, Any]]]:
+        cfg = self.config
+        src, ston, snpi = outbound_source(
+            message.source, plus_prefix=cfg.outbound_plus_prefix, ton=cfg.source_ton, npi=cfg.source_npi
+        )
+        dst, dton, dnpi = outbound_destination(
+            message.destination, ton=cfg.destination_ton, npi=cfg.destination_npi
+        )
+        parts = self._parts(message)
+        count = len(parts)
+        ids = message.segment_ids or [f"{message.message_id}:{n}" for n in range(1, count + 1)]
+        if len(ids) != count:
+            raise ValueError(f"{len(ids)} segment_ids for {count} segments")
+        track = MessageTrack(count)
+        jobs = []
+        for n, (sm, dcs, esm, tlvs) in enumerate(parts, 1):
+            fields = {
+                "data_coding": dcs,
+                "esm_class": esm,
+                "registered_delivery": REGISTERED_DELIVERY,
+                "source_addr_ton": ston,
+                "source_addr_npi": snpi,
+                "dest_addr_ton": dton,
+                "dest_addr_npi": dnpi,
+            }
+            if tlvs:
+                fields["tlvs"] = tlvs
+            jobs.append((TrackedSegment(message.message_id, ids[n - 1], n, count, track), src, dst, sm, fields))
+        return jobs
+
+    async def submit_many(
+        self,
+        messages: list[OutboundMessage],
+        *,
+        on_done: Callable[[int], Any] | None = None,
+    ) -> list[list[SubmitResult] | BaseException]:
+        """Submit several messages at once: per message, its SubmitResults (as
+        ``submit`` returns them) or the exception ``submit`` would have
+        raised (AddressError / SmppError before sending; an exception of
+        ``on_submit_result``). The first attempt of every segment goes out
+        in one ``SmppBind.submit_many`` per bound bind, and the successes
+        reach ``on_submit_results`` (if given; else ``on_submit_result`` per
+        segment) in one call before their vendor ids are registered for
+        receipts. Segments not accepted at once (throttled, errors, lost
+        bind) continue one by one exactly as in ``submit``. With the S4
+        limiter on, each segment is paced as in ``submit``. ``on_done(i)``
+        is called once message ``i`` has its results (not for exceptions)."""
+        if not self._can_transmit:
+            raise RuntimeError(f"integration {self.integration_id}: bind_type receiver cannot submit")
+        n = len(messages)
+        out: list[Any] = [None] * n
+        jobs: list[tuple[int, int, tuple[TrackedSegment, str, str, bytes, dict[str, Any]]]] = []
+        slots: list[list[SubmitResult | None]] = []
+        for i, m in enumerate(messages):
+            try:
+                prepared = self._prepare(m)
+            except Exception as e:  # AddressError / SmppError / ValueError: this message only
+                out[i] = e
+                slots.append([])
+                continue
+            slots.append([None] * len(prepared))
+            jobs.extend((i, k, job) for k, job in enumerate(prepared))
+        remaining = [len(x) for x in slots]
+
+        def finish(i: int, k: int, result: SubmitResult) -> None:
+            slots[i][k] = result
+            remaining[i] -= 1
+            if remaining[i] == 0 and out[i] is None:
+                out[i] = slots[i]
+                if on_done is not None:
+                    on_done(i)
+
+        async def one(i: int, k: int, job: Any, first: Any = None) -> None:
+            try:
+                finish(i, k, await self._submit_segment(*job, first=first))
+            except Exception as e:
+                out[i] = e
+
+        if self.limiter is not None or not jobs:
+            # S4 pacing per segment: the batch path would defeat the limiter.
+            async with trio.open_nursery() as nursery:
+                for i, k, job in jobs:
+                    nursery.start_soon(one, i, k, job)
+            return out
+        if self._paused_until > trio.current_time():
+            await trio.sleep_until(self._paused_until)
+        while not self.bound:
+            await self._bound_changed.wait()
+        binds = self.bound
+        per = -(-len(jobs) // len(binds))
+        chunks = [(b, jobs[j * per:(j + 1) * per]) for j, b in enumerate(binds)]
+        answers: list[list[Any]] = [[] for _ in chunks]
+        sent_at = trio.current_time()
+        load = self._load
+
+        async def via(j: int, bind: SmppBind, chunk: list[Any]) -> None:
+            load[bind.index] += len(chunk)
+            try:
+                answers[j] = await bind.submit_many(
+                    [(src, dst, sm, fields) for _, _, (_, src, dst, sm, fields) in chunk]
+                )
+            finally:
+                load[bind.index] -= len(chunk)
+
+        async with trio.open_nursery() as nursery:
+            for j, (bind, chunk) in enumerate(chunks):
+                if chunk:
+                    nursery.start_soon(via, j, bind, chunk)
+        ok: list[tuple[int, int, TrackedSegment, SubmitResult]] = []
+        retry: list[tuple[int, int, Any, Any]] = []
+        for (bind, chunk), got in zip(chunks, answers):
+            for (i, k, job), a in zip(chunk, got):
+                if isinstance(a, Response) and a.command_status == 0:
+                    seg = job[0]
+                    ok.append((i, k, seg, SubmitResult(
+                        message_id=seg.message_id,
+                        segment_id=seg.segment_id,
+                        segment_index=seg.index,
+                        segment_count=seg.count,
+                        ok=True,
+                        vendor_message_id=a.pdu.message_id,
+                        command_status=0,
+                        attempts=1,
+                        bind=bind.index,
+                    )))
+                else:
+                    retry.append((i, k, job, (a, bind.index, sent_at)))
+        async with trio.open_nursery() as nursery:
+            for i, k, job, first in retry:
+                nursery.start_soon(one, i, k, job, first)
+            if ok:
+                self._throttle_level = 0
+                try:
+                    await self._record_results([r for _, _, _, r in ok])
+                except Exception as e:
+                    for i, _, _, _ in ok:
+                        out[i] = e
+                else:
+                    register = self.correlator.register
+                    for i, k, seg, r in ok:
+                        # Only now may receipts find it: on_submit_result came first.
+                        register(seg, r.vendor_message_id)
+                        finish(i, k, r)
+        return out
+
+    async def _record_results(self, results: list[SubmitResult]) -> None:
+        if self._on_submit_results is not None:
+            await self._on_submit_results(results)
+        elif self._on_submit_result is not None:
+            errors: list[BaseException] = []
+            cb = self._on_submit_result
+
+            async def one(r: SubmitResult) -> None:
+                try:
+                    await cb(r)
+                except Exception as e:
+                    errors.append(e)
+
+            async with trio.open_nursery() as nursery:
+                for r in results:
+                    nursery.start_soon(one, r)
+            if errors:
+                raise errors[0]
+
     async def _pick_bind(self) -> SmppBind:
         """The bound transmitting bind with the fewest requests in flight."""
         while True:
@@ -421,24 +592,35 @@ class SmppIntegration:
         )
 
     async def _submit_segment(
-        self, seg: TrackedSegment, src: str, dst: str, sm: bytes, fields: dict[str, Any]
+        self, seg: TrackedSegment, src: str, dst: str, sm: bytes, fields: dict[str, Any],
+        first: tuple[Any, int, float] | None = None,
     ) -> SubmitResult:
+        """``first``: (Response or exception, bind index, sent_at) of a first
+        attempt already made (by submit_many), handled like any attempt."""
         attempts = 0
         status: int | None = None
         bind_index: int | None = None
         load = self._load
         while True:
-            await self._wait_turn()
-            bind = await self._pick_bind()
-            bind_index = bind.index
-            attempts += 1
-            sent_at = trio.current_time()
-            load[bind_index] += 1
             try:
-                try:
-                    resp = await bind.submit_sm(src, dst, sm, **fields)
-                finally:
-                    load[bind_index] -= 1
+                if first is not None:
+                    outcome, bind_index, sent_at = first
+                    first = None
+                    attempts += 1
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    resp = outcome
+                else:
+                    await self._wait_turn()
+                    bind = await self._pick_bind()
+                    bind_index = bind.index
+                    attempts += 1
+                    sent_at = trio.current_time()
+                    load[bind_index] += 1
+                    try:
+                        resp = await bind.submit_sm(src, dst, sm, **fields)
+                    finally:
+                        load[bind_index] -= 1
             except SmppError as e:  # a field the codec refuses: no retry helps
                 status = e.command_status
                 mapped = self.errors.map(status)
@@ -527,6 +709,101 @@ class SmppIntegration:
         if rid is not None or pdu.esm_class & ESM_TYPE_MASK == ESM_DELIVERY_RECEIPT:
             return await self._on_receipt_pdu(pdu, rid, bind)
         return await self._on_mo_pdu(pdu, bind)
+
+    async def _on_receipt_pdus(self, pdus: list[Pdu], *, bind: int) -> list[int]:
+        """Receipts queued together (the bind's dispatcher): those whose
+        segment is known go to on_receipts in one call; the rest (early,
+        unreadable) take the one-by-one path concurrently."""
+        statuses = [0] * len(pdus)
+        if self._on_receipts is None:
+            async def each(k: int, p: Pdu) -> None:
+                statuses[k] = await self._on_request(p, bind=bind)
+
+            async with trio.open_nursery() as nursery:
+                for k, p in enumerate(pdus):
+                    nursery.start_soon(each, k, p)
+            return statuses
+        ready: list[DeliveryReceipt] = []
+        slow: list[int] = []
+        lookup = self.correlator.lookup
+        for k, pdu in enumerate(pdus):
+            rid = pdu.tlv(TLV_RECEIPTED_MESSAGE_ID)
+            try:
+                r = self._parse_receipt(pdu, rid)
+            except SmppError:
+                slow.append(k)
+                continue
+            seg = lookup(r.message_id)
+            if seg is None:
+                slow.append(k)
+                continue
+            ready.append(self._receipt(r, seg, bind, False))
+
+        async def one(k: int) -> None:
+            try:
+                statuses[k] = await self._on_request(pdus[k], bind=bind)
+            except Exception:
+                statuses[k] = _core.ESME_RX_T_APPN
+
+        async with trio.open_nursery() as nursery:
+            for k in slow:
+                nursery.start_soon(one, k)
+            if ready:
+                try:
+                    await self._on_receipts(ready)
+                except Exception as e:
+                    self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
+                               f"on_receipts failed: {e!r}", bind)
+                    taken = set(slow)
+                    for k in range(len(pdus)):
+                        if k not in taken:
+                            statuses[k] = _core.ESME_RX_T_APPN
+        return statuses
+
+    @staticmethod
+    def _parse_receipt(pdu: Pdu, rid: Tlv | None) -> Any:
+        try:
+            sm = pdu.short_message
+        except AttributeError:  # data_sm
+            sm = b""
+        ms = pdu.tlv(TLV_MESSAGE_STATE)
+        nec = pdu.tlv(TLV_NETWORK_ERROR_CODE)
+        return _core.parse_receipt(
+            sm,
+            receipted_message_id=rid.value if rid is not None else None,
+            message_state=ms.value if ms is not None else None,
+            network_error_code=nec.value if nec is not None else None,
+        )
+
+    def _receipt(self, r: Any, seg: TrackedSegment | None, bind: int, early: bool) -> DeliveryReceipt:
+        """The DeliveryReceipt of a parsed receipt; applies it to ``seg``."""
+        vid = r.message_id
+        state = r.state
+        if state == DELIVERED:
+            code, cause, vcode = GenericErrorCode.SUCCESS, "DELIVERED", r.error_code
+        else:
+            vcode = r.error_code
+            if vcode and vcode in self.errors:
+                mapped = self.errors.map(vcode)
+                code, cause = mapped.generic_code, mapped.cause
+            else:
+                code, cause = _STATE_GENERIC.get(state, GenericErrorCode.UNKNOWN), r.state_name
+        final = r.is_final
+        if seg is None:
+            return DeliveryReceipt(
+                vendor_message_id=vid, state=state, state_name=r.state_name, is_final=final,
+                generic_code=code, cause=cause, vendor_code=vcode, bind=bind,
+            )
+        message_state = seg.set_state(state)
+        if final:
+            self.correlator.forget(seg)
+        return DeliveryReceipt(
+            vendor_message_id=vid, state=state, state_name=r.state_name, is_final=final,
+            generic_code=code, cause=cause, vendor_code=vcode, bind=bind,
+            message_id=seg.message_id, segment_id=seg.segment_id,
+            segment_index=seg.index, segment_count=seg.count, message_state=message_state,
+            early=early,
+        )
 
     async def _on_receipt_pdu(self, pdu: Pdu, rid: Tlv | None, bind: int) -> int:
         try:
