@@ -361,35 +361,8 @@ class SmppIntegration:
         chain cannot encode) before anything is sent."""
         if not self._can_transmit:
             raise RuntimeError(f"integration {self.integration_id}: bind_type receiver cannot submit")
-        cfg = self.config
-        src, ston, snpi = outbound_source(
-            message.source, plus_prefix=cfg.outbound_plus_prefix, ton=cfg.source_ton, npi=cfg.source_npi
-        )
-        dst, dton, dnpi = outbound_destination(
-            message.destination, ton=cfg.destination_ton, npi=cfg.destination_npi
-        )
-        parts = self._parts(message)
-        count = len(parts)
-        ids = message.segment_ids or [f"{message.message_id}:{n}" for n in range(1, count + 1)]
-        if len(ids) != count:
-            raise ValueError(f"{len(ids)} segment_ids for {count} segments")
-        track = MessageTrack(count)
-        results = []
-        for n, (sm, dcs, esm, tlvs) in enumerate(parts, 1):
-            seg = TrackedSegment(message.message_id, ids[n - 1], n, count, track)
-            fields = {
-                "data_coding": dcs,
-                "esm_class": esm,
-                "registered_delivery": REGISTERED_DELIVERY,
-                "source_addr_ton": ston,
-                "source_addr_npi": snpi,
-                "dest_addr_ton": dton,
-                "dest_addr_npi": dnpi,
-            }
-            if tlvs:
-                fields["tlvs"] = tlvs
-            results.append(await self._submit_segment(seg, src, dst, sm, fields))
-        return results
+        # One job per segment; submitted one after the other so parts go out in order.
+        return [await self._submit_segment(*job) for job in self._prepare(message)]
 
     def _prepare(self, message: OutboundMessage) -> list[tuple[TrackedSegment, str, str, bytes, dict[str, Any]]]:
         cfg = self.config
