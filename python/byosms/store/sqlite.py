@@ -309,21 +309,27 @@ class SqliteStore:
             self._msg_info.clear()  # it may hold facts of rolled-back messages
             self._run_batch_carefully(batch)
             return
+        if not self._commit(conn, batch):
+            return
+        for op in batch:
+            op.ran = True
+        self.batches += 1
+        self.ops += len(batch)
+
+    def _commit(self, conn: sqlite3.Connection, ops: list[Any]) -> bool:
+        """COMMIT; on failure roll back and fail every op of the transaction."""
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._msg_info.clear()
-            for op in batch:
+            for op in ops:
                 op.result = None
                 op.error = StoreError(f"commit failed: {e}")
                 op.ran = True
-            return
-        for op in batch:
-            op.ran = True
-        self.batches += 1
-        self.ops += len(batch)
+            return False
+        return True
 
     def _run_batch_carefully(self, batch: list[_Op]) -> None:
         conn = self._w
@@ -364,15 +370,7 @@ class SqliteStore:
                 conn.execute("RELEASE op")
                 op.ran = True
                 done.append(op)
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as e:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                self._msg_info.clear()
-                for op in done:
-                    op.result = None
-                    op.error = StoreError(f"commit failed: {e}")
+            if not self._commit(conn, done):
                 return
             self.batches += 1
             self.ops += len(batch)
