@@ -68,7 +68,7 @@ from byosms.schemas.records import (
     now,
 )
 from byosms.secret import Secret
-from byosms.store import migrations
+from byosms.store import migrations, sqlite_sets
 from byosms.store.base import Conflict, NotFound, StoreClosed, StoreError
 from byosms.store.crypto import SecretBox, load_key
 
@@ -218,6 +218,8 @@ class SqliteStore:
         #: Counters for benches and health: transactions and ops committed.
         self.batches = 0
         self.ops = 0
+        #: Transactions re-run item by item after an op raised (see _run_batch).
+        self.careful_batches = 0
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -334,6 +336,7 @@ class SqliteStore:
     def _run_batch_carefully(self, batch: list[_Op]) -> None:
         conn = self._w
         self._careful = True
+        self.careful_batches += 1
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -638,7 +641,8 @@ class SqliteStore:
     # --- messages -------------------------------------------------------------------
 
     def _prepare_accept(
-        self, message: Message, segments: Sequence[Segment], idempotency_key: str | None
+        self, message: Message, segments: Sequence[Segment], idempotency_key: str | None,
+        t: float | None = None,
     ) -> tuple[Message, tuple, list[tuple]]:
         if message.direction != "mt":
             raise InvalidRecord("accept_message takes outbound (mt) messages")
@@ -646,7 +650,7 @@ class SqliteStore:
             raise InvalidRecord(
                 f"segment_count is {message.segment_count} but {len(segments)} segments given"
             )
-        t = now()
+        t = now() if t is None else t
         msg = msgspec.structs.replace(
             message,
             id=message.id or new_id("msg_"),
@@ -720,13 +724,16 @@ class SqliteStore:
         check_opt_out: bool = True,
     ) -> list[Accepted | StoreError]:
         prepared: list[Any] = []
+        t = now()  # one time for the batch: the set-based insert writes it once
         for m, segs, key in items:
             try:
-                prepared.append(self._prepare_accept(m, segs, key))
+                prepared.append(self._prepare_accept(m, segs, key, t))
             except StoreError as e:
                 prepared.append(e)
 
         def op(conn: sqlite3.Connection) -> list[Accepted | StoreError]:
+            if not self._careful:
+                return sqlite_sets.accept_messages(self, conn, prepared, check_opt_out)
             return [
                 p if isinstance(p, StoreError)
                 else _in_savepoint(self, conn, self._accept_op, conn, *p, check_opt_out)
@@ -758,29 +765,7 @@ class SqliteStore:
             return []
 
         def op(conn: sqlite3.Connection) -> list[Segment]:
-            st = conn.execute("SELECT state FROM integrations WHERE id = ?",
-                              (integration,)).fetchone()
-            if st is None or st[0] != "active":
-                return []
-            rows = conn.execute(
-                f"SELECT {_SEG_COLS_S}, m.source, m.destination FROM segments s "
-                f"JOIN messages m ON m.id = s.message_id "
-                f"WHERE s.integration_id = ? AND s.state = 'queued' ORDER BY s.id LIMIT ?",
-                (integration, limit),
-            ).fetchall()
-            if not rows:
-                return []
-            t = now()
-            conn.executemany(
-                "UPDATE segments SET state = 'in_flight', attempts = attempts + 1, updated = ? "
-                "WHERE id = ?",
-                [(t, r[0]) for r in rows],
-            )
-            # Columns 10 (state), 11 (attempts), 16 (updated) as just written.
-            return [
-                Segment(*r[:10], "in_flight", r[11] + 1, *r[12:16], t, r[17], r[18])
-                for r in rows
-            ]
+            return sqlite_sets.claim_segments(conn, integration, limit)
 
         return await self._write(op)
 
@@ -889,6 +874,8 @@ class SqliteStore:
 
     async def record_submits(self, outcomes: Sequence[SubmitOutcome]) -> list[Segment | StoreError]:
         def op(conn: sqlite3.Connection) -> list[Segment | StoreError]:
+            if not self._careful:
+                return sqlite_sets.record_submits(self, conn, outcomes)
             return [
                 _in_savepoint(self, conn, self._submit_op, conn, o.segment_id, o.vendor_message_id,
                               o.error)
@@ -985,6 +972,8 @@ class SqliteStore:
     async def record_receipts(self, receipts: Sequence[Receipt]
                               ) -> list[ReceiptResult | StoreError]:
         def op(conn: sqlite3.Connection) -> list[ReceiptResult | StoreError]:
+            if not self._careful:
+                return sqlite_sets.record_receipts(self, conn, receipts)
             return [_in_savepoint(self, conn, self._receipt_op, conn, r) for r in receipts]
 
         return await self._write(op)

@@ -1,0 +1,405 @@
+"""Set-based forms of the SQLite store's three hot batch ops.
+
+The per-item ops in sqlite.py (`_accept_op`, `_submit_op`, `_receipt_op`) run
+three to five statements per message, each a Python -> SQLite round trip; at
+gateway rates that round-trip overhead, not SQLite, was most of the writer
+thread's time. Here a batch reads what it needs in one statement (ids passed as
+one JSON array through `json_each`) and writes with one `executemany` per
+table. Results are the same records the per-item ops return.
+
+Only the regular case goes this way: one-segment messages (their roll-up needs
+no count of sibling segments), a segment named once in the batch, the expected
+prior state. Everything else — multi-segment messages, repeated receipts, an
+idempotency key seen before, errors — is handed back to the per-item op, run
+after the set part in the same transaction, so it sees the set part's writes.
+These functions run only on the writer's optimistic pass: a per-item op that
+raises aborts the pass and the batch re-runs carefully, item by item, without
+this module (see `SqliteStore._run_batch`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from byosms.schemas.records import (
+    Accepted,
+    Message,
+    Receipt,
+    ReceiptResult,
+    Segment,
+    SubmitOutcome,
+    now,
+)
+from byosms.store.base import NotFound, StoreError
+
+if TYPE_CHECKING:
+    from byosms.store.sqlite import SqliteStore
+
+_json_encode = msgspec.json.Encoder().encode
+_rows_decode = msgspec.json.Decoder(list[list[Any]]).decode
+_positions_decode = msgspec.json.Decoder(list[int]).decode
+
+# Each statement here is one sqlite3_step: rows go in as one JSON array
+# (json_each) and come out as one (json_group_array). Python's sqlite3 releases
+# and re-takes the GIL around every step, and in the gateway the writer thread
+# spent as long waiting to get it back as it spent working; a per-row
+# executemany or fetchall pays that once per row.
+
+# A segment with its message facts, as one JSON array (short_message in hex:
+# JSON has no bytes). Positions: see _segment_of and the _BU.. constants.
+_SEG_JSON = (
+    "json_array(s.id, s.message_id, s.idx, hex(s.short_message), s.esm_class, s.dcs, "
+    "s.sar_ref, s.sar_total, s.sar_seq, s.integration_id, s.state, s.attempts, "
+    "s.vendor_message_id, s.generic_code, s.generic_cause, s.vendor_code, "
+    "m.business_unit, m.client_ref, m.segment_count, m.state)"
+)
+_ID, _STATE, _ATTEMPTS, _VENDOR_ID = 0, 10, 11, 12
+_BU, _REF, _COUNT, _MSTATE = 16, 17, 18, 19
+
+_SQL_SEGMENTS_BY_ID = (
+    f"SELECT json_group_array({_SEG_JSON}) "
+    "FROM segments s JOIN messages m ON m.id = s.message_id "
+    "WHERE s.id IN (SELECT value FROM json_each(?))"
+)
+# [receipt position, segment...] per match: the segments_vendor_id index
+# serves each (integration, vendor id) pair.
+_SQL_SEGMENTS_BY_VENDOR_ID = (
+    f"SELECT json_group_array(json_array(j.key, {_SEG_JSON})) "
+    "FROM json_each(?) j "
+    "JOIN segments s ON s.integration_id = j.value ->> 0 AND s.vendor_message_id = j.value ->> 1 "
+    "JOIN messages m ON m.id = s.message_id"
+)
+_SQL_SUBMITTED = (
+    "UPDATE segments SET state = 'submitted', vendor_message_id = j.v, updated = ?2 "
+    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS v FROM json_each(?1)) AS j "
+    "WHERE segments.id = j.id AND segments.state = 'in_flight'"
+)
+_SQL_RECEIPTED = (
+    "UPDATE segments SET state = j.st, generic_code = j.gc, generic_cause = j.gk, "
+    "vendor_code = j.vc, updated = ?2 "
+    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS st, value ->> 2 AS gc, value ->> 3 AS gk, "
+    "value ->> 4 AS vc FROM json_each(?1)) AS j "
+    "WHERE segments.id = j.id AND segments.state NOT IN ('delivered', 'failed')"
+)
+_SQL_ROLLUP = (
+    "UPDATE messages SET state = j.st, generic_code = j.gc, generic_cause = j.gk, updated = ?2 "
+    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS st, value ->> 2 AS gc, value ->> 3 AS gk "
+    "FROM json_each(?1)) AS j WHERE messages.id = j.id"
+)
+# Payloads stay BLOBs, as the per-item path writes them.
+_SQL_STATUS_EVENTS = (
+    "INSERT INTO events (business_unit, type, payload, created) "
+    "SELECT value ->> 0, 'status', CAST(value -> 1 AS BLOB), ?2 FROM json_each(?1)"
+)
+#: Message state of a one-segment message from its segment's state (S13).
+_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
+
+
+def _json(value: Any) -> bytes:
+    out = _json_encode(value)
+    if b"\\u0000" in out:
+        # SQLite's JSON functions end a string at NUL: the per-item ops bind it.
+        raise StoreError("a NUL character in a batch: re-run item by item")
+    return out
+
+
+def _rows(conn: sqlite3.Connection, sql: str, *params: Any) -> list[list[Any]]:
+    return _rows_decode(conn.execute(sql, params).fetchone()[0])
+
+
+def _positions(conn: sqlite3.Connection, sql: str, param: bytes) -> set[int]:
+    return set(_positions_decode(conn.execute(sql, (param,)).fetchone()[0]))
+
+
+def _segment_of(r: list[Any], state: str, vendor_id: str | None, code: int | None,
+                cause: str | None, vendor_code: int | None, t: float) -> Segment:
+    return Segment(r[0], r[1], r[2], bytes.fromhex(r[3]), r[4], r[5], r[6], r[7], r[8], r[9],
+                   state, r[11], vendor_id, code, cause, vendor_code, t)
+
+
+class _Changed:
+    """A segment of a one-segment message just written, with its message facts."""
+
+    __slots__ = ("seg", "bu", "ref", "mstate")
+
+    def __init__(self, seg: Segment, bu: str, ref: str | None, mstate: str) -> None:
+        self.seg = seg
+        self.bu = bu
+        self.ref = ref
+        self.mstate = mstate
+
+
+def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Changed], t: float
+             ) -> list[tuple[str, int]]:
+    """The batch form of `SqliteStore._after_segment_change` for one-segment
+    messages: message states and `status` events; (message state, cursor) each."""
+    if not changed:
+        return []
+    updates: list[tuple] = []
+    events: list[tuple] = []
+    states: list[str] = []
+    info = store._msg_info
+    for c in changed:
+        seg = c.seg
+        new = _ROLLUP.get(seg.state, "queued")
+        final = new == "delivered" or new == "failed"
+        moved = new != c.mstate and c.mstate != "failed"
+        if moved:
+            updates.append((seg.message_id, new, seg.generic_code if final else None,
+                            seg.generic_cause if final else None))
+        elif new != "failed":
+            new = c.mstate
+        if final:
+            info.pop(seg.message_id, None)
+        states.append(new)
+        events.append((c.bu, {
+            "message_id": seg.message_id,
+            "client_ref": c.ref,
+            "segment_index": seg.index,
+            "segment_count": 1,
+            "segment_state": seg.state,
+            "message_state": new,
+            "message_state_changed": moved,
+            "generic_code": seg.generic_code,
+            "generic_cause": seg.generic_cause,
+            "vendor_code": seg.vendor_code,
+            "vendor_message_id": seg.vendor_message_id,
+        }))
+    if updates:
+        conn.execute(_SQL_ROLLUP, (_json(updates), t))
+    # One writer inside one transaction: AUTOINCREMENT gave the rows
+    # consecutive cursors ending at the last one inserted.
+    last = conn.execute(_SQL_STATUS_EVENTS, (_json(events), t)).lastrowid
+    first = last - len(events) + 1  # type: ignore[operator]
+    return [(s, first + k) for k, s in enumerate(states)]
+
+
+# --- claiming ------------------------------------------------------------------
+
+_SQL_CLAIMABLE = (
+    "SELECT json_group_array(json_array(s.id, s.message_id, s.idx, hex(s.short_message), "
+    "s.esm_class, s.dcs, s.sar_ref, s.sar_total, s.sar_seq, s.integration_id, s.state, "
+    "s.attempts, s.vendor_message_id, s.generic_code, s.generic_cause, s.vendor_code, "
+    "m.source, m.destination)) "
+    "FROM (SELECT * FROM segments WHERE integration_id = ?1 AND state = 'queued' "
+    "AND (SELECT state FROM integrations WHERE id = ?1) = 'active' ORDER BY id LIMIT ?2) s "
+    "JOIN messages m ON m.id = s.message_id"
+)
+_SQL_CLAIM = (
+    "UPDATE segments SET state = 'in_flight', attempts = attempts + 1, updated = ?2 "
+    "WHERE id IN (SELECT value FROM json_each(?1))"
+)
+
+
+def claim_segments(conn: sqlite3.Connection, integration: str, limit: int) -> list[Segment]:
+    """Up to `limit` of the oldest queued segments of an active integration,
+    marked in_flight (attempts + 1). An inactive integration's queue stays (S12)."""
+    rows = _rows(conn, _SQL_CLAIMABLE, integration, limit)
+    if not rows:
+        return []
+    rows.sort(key=_first)  # json_group_array need not keep the subquery's order
+    t = now()
+    conn.execute(_SQL_CLAIM, (_json([r[0] for r in rows]), t))
+    return [
+        Segment(r[0], r[1], r[2], bytes.fromhex(r[3]), r[4], r[5], r[6], r[7], r[8], r[9],
+                "in_flight", r[11] + 1, r[12], r[13], r[14], r[15], t, r[16], r[17])
+        for r in rows
+    ]
+
+
+def _first(r: list[Any]) -> Any:
+    return r[0]
+
+
+# --- submit results --------------------------------------------------------------
+
+
+def record_submits(store: SqliteStore, conn: sqlite3.Connection,
+                   outcomes: Sequence[SubmitOutcome]) -> list[Any]:
+    rows = {r[_ID]: r for r in _rows(conn, _SQL_SEGMENTS_BY_ID,
+                                     _json([o.segment_id for o in outcomes]))}
+    t = now()
+    results: list[Any] = [None] * len(outcomes)
+    writes: list[tuple] = []
+    changed: list[_Changed] = []
+    rest: list[int] = []
+    for i, o in enumerate(outcomes):
+        # pop: a segment named twice goes to the per-item op the second time.
+        r = rows.pop(o.segment_id, None)
+        if (o.error is not None or not o.vendor_message_id or r is None
+                or r[_STATE] != "in_flight" or r[_COUNT] != 1):
+            rest.append(i)
+            continue
+        seg = _segment_of(r, "submitted", o.vendor_message_id, r[13], r[14], r[15], t)
+        writes.append((o.segment_id, o.vendor_message_id))
+        changed.append(_Changed(seg, r[_BU], r[_REF], r[_MSTATE]))
+        results[i] = seg
+    if writes:
+        if conn.execute(_SQL_SUBMITTED, (_json(writes), t)).rowcount != len(writes):
+            raise StoreError("segments changed under the submit batch")  # re-run carefully
+        _roll_up(store, conn, changed, t)
+    for i in rest:
+        o = outcomes[i]
+        results[i] = store._submit_op(conn, o.segment_id, o.vendor_message_id, o.error)
+    return results
+
+
+# --- receipts --------------------------------------------------------------------
+
+
+def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
+                    receipts: Sequence[Receipt]) -> list[Any]:
+    # The engine usually knows the segment (it correlated the receipt in
+    # memory); else by vendor id, the first (exact) key only: the per-item op
+    # tries the others.
+    found: dict[int, list[Any] | None] = {}
+    ids = [r.segment_id for r in receipts if r.segment_id is not None]
+    if ids:
+        by_id = {row[_ID]: row for row in _rows(conn, _SQL_SEGMENTS_BY_ID, _json(ids))}
+        for i, r in enumerate(receipts):
+            if r.segment_id is not None:
+                found[i] = by_id.get(r.segment_id)
+    if len(ids) < len(receipts):
+        pairs = [(r.integration, r.vendor_ids[0]) if r.segment_id is None and r.vendor_ids
+                 else ("", "") for r in receipts]
+        for row in _rows(conn, _SQL_SEGMENTS_BY_VENDOR_ID, _json(pairs)):
+            # Two segments with one vendor id (an SMSC reusing ids): the per-item
+            # op picks among them.
+            found[row[0]] = None if row[0] in found else row[1]
+    t = now()
+    results: list[Any] = [None] * len(receipts)
+    writes: list[tuple] = []
+    changed: list[_Changed] = []
+    where: list[int] = []
+    rest: list[int] = []
+    seen: set[int] = set()
+    for i, rc in enumerate(receipts):
+        r = found.get(i)
+        if (r is None or r[_STATE] == "delivered" or r[_STATE] == "failed" or r[_COUNT] != 1
+                or r[_ID] in seen):
+            rest.append(i)
+            continue
+        seen.add(r[_ID])
+        seg = _segment_of(r, rc.state, r[_VENDOR_ID], rc.generic_code, rc.generic_cause,
+                          rc.vendor_code, t)
+        writes.append((r[_ID], rc.state, rc.generic_code, rc.generic_cause, rc.vendor_code))
+        changed.append(_Changed(seg, r[_BU], r[_REF], r[_MSTATE]))
+        where.append(i)
+    if writes:
+        if conn.execute(_SQL_RECEIPTED, (_json(writes), t)).rowcount != len(writes):
+            raise StoreError("segments changed under the receipt batch")  # re-run carefully
+        for i, c, (state, cursor) in zip(where, changed, _roll_up(store, conn, changed, t)):
+            results[i] = ReceiptResult(c.seg, state, cursor)  # type: ignore[arg-type]
+    for i in rest:
+        results[i] = store._receipt_op(conn, receipts[i])
+    return results
+
+
+# --- accepting -------------------------------------------------------------------
+
+_SQL_INTEGRATION_STATES = (
+    "SELECT json_group_array(json_array(id, state)) FROM integrations "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_SQL_OPTED_OUT = (
+    "SELECT json_group_array(j.key) FROM json_each(?) j JOIN opt_outs o "
+    "ON o.sender = j.value ->> 0 AND o.recipient = j.value ->> 1"
+)
+_SQL_KEYS_USED = (
+    "SELECT json_group_array(j.key) FROM json_each(?) j JOIN messages m "
+    "ON m.business_unit = j.value ->> 0 AND m.idempotency_key = j.value ->> 1"
+)
+_SQL_INSERT_MESSAGES = (
+    "INSERT INTO messages (id, direction, integration_id, business_unit, source, destination, "
+    "text, encoding, dcs, segment_count, state, generic_code, generic_cause, client_ref, "
+    "idempotency_key, created, updated) "
+    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, "
+    "value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, "
+    "value ->> 12, value ->> 13, value ->> 14, ?2, ?2 FROM json_each(?1)"
+)
+# Segment bodies travel as one BLOB (?2); each row names its slice
+# (1-based offset, length), as JSON carries no bytes.
+_SQL_INSERT_SEGMENTS = (
+    "INSERT INTO segments (message_id, idx, short_message, esm_class, dcs, sar_ref, sar_total, "
+    "sar_seq, integration_id, state, attempts, updated) "
+    "SELECT value ->> 0, value ->> 1, substr(?2, value ->> 2, value ->> 3), value ->> 4, "
+    "value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, 'queued', 0, ?3 "
+    "FROM json_each(?1)"
+)
+_ACCEPT_STATES_ALLOWED = frozenset({"active", "inactive"})
+
+
+def accept_messages(store: SqliteStore, conn: sqlite3.Connection, prepared: Sequence[Any],
+                    check_opt_out: bool) -> list[Any]:
+    """`prepared`: `SqliteStore._prepare_accept` results (or the StoreError it gave)."""
+    from byosms.store.sqlite import OptedOut
+
+    msgs: list[Message | None] = [None if isinstance(p, StoreError) else p[0] for p in prepared]
+    live = [m for m in msgs if m is not None]
+    if not live:
+        return list(prepared)
+    states = dict(_rows(conn, _SQL_INTEGRATION_STATES,
+                        _json(sorted({m.integration for m in live}))))
+    opted: set[int] = set()
+    if check_opt_out:
+        opted = _positions(conn, _SQL_OPTED_OUT, _json(
+            [(m.source, m.destination) if m is not None else ("", "") for m in msgs]))
+    keyed: set[int] = set()
+    if any(m.idempotency_key is not None for m in live):
+        keyed = _positions(conn, _SQL_KEYS_USED, _json(
+            [(m.business_unit, m.idempotency_key)
+             if m is not None and m.idempotency_key and "\x00" not in m.idempotency_key
+             else ("", None) for m in msgs]))
+    results: list[Any] = [None] * len(prepared)
+    mrows: list[tuple] = []
+    srows: list[tuple] = []
+    bodies: list[bytes] = []
+    offset = 1
+    rest: list[int] = []
+    keys: set[tuple[str, str]] = set()
+    t = 0.0
+    for i, p in enumerate(prepared):
+        m = msgs[i]
+        if m is None:
+            results[i] = p
+            continue
+        if m.idempotency_key is not None:
+            key = (m.business_unit, m.idempotency_key)
+            seen = i in keyed or key in keys
+            keys.add(key)
+            if seen:
+                # A duplicate (or after an item the per-item op takes): the
+                # per-item op, in order, returns the first message.
+                rest.append(i)
+                continue
+        if "\x00" in m.text or (m.client_ref is not None and "\x00" in m.client_ref) or (
+                m.idempotency_key is not None and "\x00" in m.idempotency_key):
+            rest.append(i)  # see _json
+            continue
+        state = states.get(m.integration)
+        if state is None or state == "deleted":
+            results[i] = NotFound(f"no integration {m.integration!r}")
+        elif i in opted:
+            results[i] = OptedOut(f"{m.destination} opted out of messages from {m.source}")
+        else:
+            mrow = p[1]
+            t = mrow[15]
+            mrows.append(mrow[:15])
+            for row in p[2]:
+                body = row[2]
+                srows.append((row[0], row[1], offset, len(body), *row[3:9]))
+                bodies.append(body)
+                offset += len(body)
+            store._remember(m.id, (m.business_unit, m.client_ref, m.segment_count))
+            results[i] = Accepted(m, False)
+    if mrows:
+        # accept_messages stamped every message of the batch with one time.
+        conn.execute(_SQL_INSERT_MESSAGES, (_json(mrows), t))
+        conn.execute(_SQL_INSERT_SEGMENTS, (_json(srows), b"".join(bodies), t))
+    for i in rest:
+        results[i] = store._accept_op(conn, *prepared[i], check_opt_out)
+    return results

@@ -1,0 +1,208 @@
+"""The store's set-based batch ops (store/sqlite_sets.py) against its per-item
+ops: the same random batches of accepts, claims, submit results and receipts
+go to two stores, one taking the set-based path and one forced item by item;
+every answer, every row and each message's event sequence must be the same.
+And the regular traffic of a gateway must never fall back to the careful
+re-run (that would silently cost the speed the set path exists for)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+
+import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from byosms.schemas.records import (
+    Accepted,
+    Message,
+    Receipt,
+    ReceiptResult,
+    Segment,
+    SubmitError,
+    SubmitOutcome,
+)
+from byosms.store import open_sqlite_store
+
+OPTED_OUT = "+3"
+
+accept_item = st.tuples(
+    st.integers(1, 3),                                # segments
+    st.sampled_from(["+2", OPTED_OUT]),               # destination
+    st.sampled_from(["i1", "i1", "i1", "gone", "nope"]),  # integration
+    st.sampled_from([None, None, "k1", "k2"]),        # idempotency key
+    st.sampled_from(["hi", "hi", "a\x00b"]),           # text
+)
+submit_item = st.tuples(st.integers(0, 50), st.sampled_from(
+    ["ok", "ok", "ok", "transient", "permanent", "no_vendor_id"]), st.booleans())
+receipt_item = st.tuples(st.integers(0, 50), st.sampled_from(
+    ["delivered", "delivered", "failed", "submitted"]),
+    st.sampled_from(["id", "vendor", "vendor_hex", "unknown"]), st.booleans())
+action = st.one_of(
+    st.tuples(st.just("accept"), st.lists(accept_item, min_size=1, max_size=6)),
+    # Everything queued: a limit would cut the queue at a place that differs
+    # (items the set path hands to the per-item op are inserted after the rest
+    # of their batch, so their segment ids, the queue order, come later).
+    st.tuples(st.just("claim"), st.just(1000)),
+    st.tuples(st.just("submit"), st.lists(submit_item, min_size=1, max_size=6)),
+    st.tuples(st.just("receipt"), st.lists(receipt_item, min_size=1, max_size=6)),
+)
+
+
+def norm(r):
+    if isinstance(r, BaseException):
+        return type(r).__name__
+    if isinstance(r, Accepted):
+        return ("accepted", r.message.id, r.duplicate, r.message.state)
+    if isinstance(r, Segment):
+        return ("segment", r.message_id, r.index, r.state, r.attempts, r.vendor_message_id,
+                r.generic_code, r.generic_cause, r.vendor_code, r.short_message)
+    if isinstance(r, ReceiptResult):
+        return ("receipt", None if r.segment is None else norm(r.segment), r.message_state,
+                r.event_cursor is None)
+    raise AssertionError(r)
+
+
+def dump(db: str) -> tuple:
+    c = sqlite3.connect(db)
+    try:
+        msgs = c.execute("SELECT id, state, generic_code, generic_cause, text, client_ref, "
+                         "idempotency_key, segment_count FROM messages ORDER BY id").fetchall()
+        segs = c.execute(
+            "SELECT message_id, idx, short_message, state, attempts, vendor_message_id, "
+            "generic_code, generic_cause, vendor_code FROM segments "
+            "ORDER BY message_id, idx").fetchall()
+        per_msg: dict[str, list] = {}
+        for type_, payload in c.execute("SELECT type, payload FROM events ORDER BY cursor"):
+            p = payload if isinstance(payload, str) else payload.decode()
+            per_msg.setdefault(p.split('"message_id":"')[1].split('"')[0], []).append(
+                (type_, p))
+        return msgs, segs, per_msg
+    finally:
+        c.close()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actions=st.lists(action, max_size=14))
+def test_set_ops_match_per_item_ops(actions):
+    async def run(tmp: str) -> None:
+        paths = [os.path.join(tmp, "set.db"), os.path.join(tmp, "item.db")]
+        async with open_sqlite_store(paths[0], key=os.urandom(32)) as a, \
+                open_sqlite_store(paths[1], key=os.urandom(32)) as b:
+            stores = (a, b)
+            for s in stores:
+                await s.create_integration("bu", "smpp", "x", {}, state="active", id="i1")
+                await s.create_integration("bu", "smpp", "y", {}, state="active", id="gone")
+                await s.set_integration_state("gone", "deleted")
+                await s.set_opt_out("+1", OPTED_OUT, True)
+            n_msg = 0
+            known: list[tuple[str, int]] = []  # (message id, index) of every segment
+
+            async def both(call):
+                b._careful = True  # the per-item path (what a careful re-run takes)
+                ra, rb = await call(a), await call(b)
+                b._careful = False
+                return ra, rb
+
+            for kind, arg in actions:
+                if kind == "accept":
+                    items = []
+                    for segs, dest, integ, key, text in arg:
+                        n_msg += 1
+                        mid = f"m{n_msg:03d}"
+                        items.append((Message(mid, "mt", integ, "bu", "+1", dest, text, "gsm7",
+                                              0, segs, client_ref=f"r{n_msg}"),
+                                      [Segment(0, "", k, f"{mid}/{k}".encode()) for k in
+                                       range(segs)], key))
+                    ra, rb = await both(lambda s: s.accept_messages(items))
+                    for r in ra:
+                        if isinstance(r, Accepted) and not r.duplicate:
+                            known.extend((r.message.id, k)
+                                         for k in range(r.message.segment_count))
+                elif kind == "claim":
+                    ra, rb = await both(lambda s: s.claim_segments("i1", arg))
+                    assert sorted(map(norm, ra)) == sorted(map(norm, rb))
+                    continue
+                elif kind in ("submit", "receipt"):
+                    if not known:
+                        continue
+                    ids = []
+                    for s in stores:
+                        rows = {(sg.message_id, sg.index): sg.id
+                                for m in {mid for mid, _ in known}
+                                for sg in await s.get_segments(m)}
+                        ids.append(rows)
+                    batch = [[], []]
+                    for item in arg:
+                        mid, idx = known[item[0] % len(known)]
+                        copies = 2 if item[-1] else 1
+                        for j in range(2):
+                            sid = ids[j][(mid, idx)]
+                            vid = f"v-{mid}-{idx}"
+                            if kind == "submit":
+                                what = item[1]
+                                o = SubmitOutcome(
+                                    segment_id=sid,
+                                    vendor_message_id=None if what != "ok" else vid,
+                                    error=None if what in ("ok", "no_vendor_id") else
+                                    SubmitError(permanent=what == "permanent", generic_code=4,
+                                                generic_cause="X", vendor_code=8))
+                            else:
+                                state, how = item[1], item[2]
+                                keys = {"id": (), "vendor": (vid,), "vendor_hex": ("zz", vid),
+                                        "unknown": ("nope",)}[how]
+                                o = Receipt(integration="i1", vendor_ids=keys,
+                                            segment_id=sid if how == "id" else None,
+                                            state=state, generic_code=0 if state != "failed"
+                                            else 10, generic_cause="C", vendor_code=7)
+                            batch[j].extend([o] * copies)
+                    fn = "record_submits" if kind == "submit" else "record_receipts"
+                    b._careful = True
+                    rb = await getattr(b, fn)(batch[1])
+                    b._careful = False
+                    ra = await getattr(a, fn)(batch[0])
+                ra, rb = [norm(r) for r in ra], [norm(r) for r in rb]
+                assert ra == rb, (kind, arg)
+            assert a.careful_batches == 0 or any(k in ("submit", "receipt", "accept")
+                                                 for k, _ in actions)
+        assert dump(paths[0]) == dump(paths[1])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trio.run(run, tmp)
+
+
+def test_regular_gateway_batches_take_the_set_path():
+    """Batches as the gateway makes them (one-segment messages, receipts the
+    engine correlated by segment id, by vendor id) commit on the first pass."""
+    async def run(db: str) -> None:
+        async with open_sqlite_store(db, key=os.urandom(32)) as s:
+            await s.create_integration("bu", "smpp", "x", {}, state="active", id="i1")
+            items = [(Message("", "mt", "i1", "bu", "+1", f"+2{k}", "hi", "gsm7", 0, 1),
+                      [Segment(0, "", 0, b"hi")], f"key{k}") for k in range(200)]
+            accepted = await s.accept_messages(items)
+            assert all(isinstance(r, Accepted) and not r.duplicate for r in accepted)
+            again = await s.accept_messages(items[:5])  # idempotent replays
+            assert [r.duplicate for r in again] == [True] * 5
+            claimed = await s.claim_segments("i1", 500)
+            assert len(claimed) == 200
+            subs = await s.record_submits([SubmitOutcome(segment_id=c.id,
+                                                         vendor_message_id=f"V{c.id}")
+                                           for c in claimed])
+            assert {x.state for x in subs} == {"submitted"}
+            rec = await s.record_receipts(
+                [Receipt(integration="i1", segment_id=c.id, state="delivered")
+                 for c in claimed[:100]]
+                + [Receipt(integration="i1", vendor_ids=(f"V{c.id}",), state="failed",
+                           generic_code=10, generic_cause="UNDELIVERABLE")
+                   for c in claimed[100:]])
+            assert [r.message_state for r in rec] == ["delivered"] * 100 + ["failed"] * 100
+            assert len({r.event_cursor for r in rec}) == 200
+            assert s.careful_batches == 0
+            msg = await s.get_message(rec[150].segment.message_id)
+            assert (msg.state, msg.generic_code, msg.generic_cause) == \
+                ("failed", 10, "UNDELIVERABLE")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trio.run(run, os.path.join(tmp, "s.db"))
