@@ -72,12 +72,28 @@ class ConnectionLost(ClientError):
     not have been accepted: resend with the same idempotency key)."""
 
 
-class _Waiter:
-    __slots__ = ("event", "result")
+_EVENT_TYPES = (api.Status, api.Inbound, api.Keyword, api.Operational)
 
-    def __init__(self) -> None:
+
+class _Waiter:
+    """The answers to one request frame (one per id in it, in order)."""
+
+    __slots__ = ("event", "results", "left", "index", "lost")
+
+    def __init__(self, ids: list[str]) -> None:
         self.event = trio.Event()
-        self.result: Any = None
+        self.results: list[Any] = [None] * len(ids)
+        self.left = len(ids)
+        self.index = {rid: k for k, rid in enumerate(ids)}
+        self.lost: ConnectionLost | None = None
+
+    def put(self, rid: str, answer: Any) -> None:
+        k = self.index[rid]
+        if self.results[k] is None:
+            self.left -= 1
+        self.results[k] = answer
+        if self.left == 0:
+            self.event.set()
 
 
 class Client:
@@ -106,28 +122,20 @@ class Client:
     async def _request(self, frame: Any, ids: list[str]) -> list[Any]:
         if self._closed is not None:
             raise ConnectionLost("the connection is closed") from self._closed
-        waiters = []
+        waiter = _Waiter(ids)
         for i in ids:
-            w = self._pending[i] = _Waiter()
-            waiters.append(w)
+            self._pending[i] = waiter
         try:
             await self._ws.send_message(_encode(frame).decode())
-            for w in waiters:
-                # A batch is answered in one frame: after the first wait the
-                # rest are set; skip their checkpoints.
-                if not w.event.is_set():
-                    await w.event.wait()
+            await waiter.event.wait()
         except ConnectionClosed as e:
             raise ConnectionLost("the connection closed") from e
         finally:
             for i in ids:
                 self._pending.pop(i, None)
-        out = []
-        for w in waiters:
-            if isinstance(w.result, ConnectionLost):
-                raise w.result
-            out.append(w.result)
-        return out
+        if waiter.lost is not None:
+            raise waiter.lost
+        return waiter.results
 
     async def send(self, to: str, text: str, *, from_: str | None = None,
                    integration: str | None = None, idempotency_key: str | None = None,
@@ -197,20 +205,36 @@ class Client:
         next one; acks go out in bursts (see AUTO_ACK_EVERY)."""
         last: int | None = None
         unacked = 0
+        quiet = 0
+        recv = self._ev_recv
         while True:
             if last is not None and self.auto_ack:
                 unacked += 1
-                if unacked >= AUTO_ACK_EVERY or \
-                        self._ev_recv.statistics().current_buffer_used == 0:
-                    try:
-                        await self.ack(last)
-                    except ConnectionLost:
-                        return
-                    unacked = 0
+            # Buffered events are taken without a checkpoint each (one per
+            # event was a third of a busy client's time); the ack, or a
+            # checkpoint, every AUTO_ACK_EVERY keeps the loop cancellable.
             try:
-                ev = await self._ev_recv.receive()
+                ev: Event | None = recv.receive_nowait()
+            except trio.WouldBlock:
+                ev = None
             except trio.EndOfChannel:
                 return
+            if unacked and (ev is None or unacked >= AUTO_ACK_EVERY):
+                try:
+                    await self.ack(last)  # type: ignore[arg-type]
+                except ConnectionLost:
+                    return
+                unacked = 0
+            elif ev is not None:
+                quiet += 1
+                if quiet >= AUTO_ACK_EVERY:
+                    quiet = 0
+                    await trio.lowlevel.checkpoint()
+            if ev is None:
+                try:
+                    ev = await recv.receive()
+                except trio.EndOfChannel:
+                    return
             last = ev.cursor
             yield ev
 
@@ -226,14 +250,16 @@ class Client:
                     log.warning("unreadable frame from the gateway: %s", e)
                     continue
                 for m in decoded if isinstance(decoded, list) else (decoded,):
-                    if isinstance(m, (api.Status, api.Inbound, api.Keyword, api.Operational)):
-                        await self._ev_send.send(m)
+                    if isinstance(m, _EVENT_TYPES):
+                        try:
+                            self._ev_send.send_nowait(m)
+                        except trio.WouldBlock:
+                            await self._ev_send.send(m)  # the buffer is full: backpressure
                         continue
                     rid = getattr(m, "id", None)
                     w = self._pending.get(rid) if rid is not None else None
                     if w is not None:
-                        w.result = m
-                        w.event.set()
+                        w.put(rid, m)
                     elif isinstance(m, api.Error):
                         self.errors.append(m)
         except ConnectionClosed as e:
@@ -241,9 +267,9 @@ class Client:
         finally:
             self._ev_send.close()
             lost = ConnectionLost("the connection closed before the answer came")
-            for w in self._pending.values():
+            for w in set(self._pending.values()):
                 if not w.event.is_set():
-                    w.result = lost
+                    w.lost = lost
                     w.event.set()
 
 
