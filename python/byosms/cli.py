@@ -237,6 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
     from byosms.gateway.app import Gateway, GatewayError
     from byosms.schemas.smpp import ConfigError
     from byosms.store import SecretKeyError
+    from byosms.tuning import tune_process
 
     try:
         config, base = _load(args.config)
@@ -250,6 +251,7 @@ def _serve(args: argparse.Namespace) -> int:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(gw.run)
+                tune_process()
                 ws, web = config.websocket, config.web
                 cfg = f" --config {args.config}" if args.config else ""
                 print(f"websocket API: ws://{ws.host}:{gw.ws_port}/", flush=True)
