@@ -45,6 +45,13 @@ def rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """user+system CPU seconds of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -140,8 +147,11 @@ async def client_main(url: str, tokens: list[str], n: int, batch: int, window: i
                 clients.start_soon(one, k, token)
         nursery.cancel_scope.cancel()
     print(file=sys.stderr)
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     return {
         **counts,
+        "cpu": ru.ru_utime + ru.ru_stime,
         "seconds": last_final[0] - first_send[0],
         "accepted_p50": pct(accepted_lat, 50), "accepted_p99": pct(accepted_lat, 99),
         "delivered_p50": pct(delivered_lat, 50), "delivered_p99": pct(delivered_lat, 99),
@@ -187,18 +197,18 @@ async def gateway_main(args: argparse.Namespace) -> int:
     if ca is not None:
         sim_cmd += ["--tls-self-signed", "--tls-ca-out", str(ca)]
     sim = await trio.lowlevel.open_process(sim_cmd, stdout=subprocess.PIPE, cwd=tmp)
-    buf = b""
-    while b"listening on" not in buf:
-        chunk = await sim.stdout.receive_some(4096)
-        if not chunk:
-            raise SystemExit("the simulator did not start")
-        buf += chunk
-    sim_port = int(re.search(rb"listening on [^:]+:(\d+)", buf).group(1))
-    config = load_config(config_toml(tmp, sim_port, ca, args.clients, args.binds,
-                                     args.smpp_window))
-    gw = Gateway(config, base_dir=tmp, unlimited_rate_for_bench=True)
     rss: list[float] = []
     try:
+        buf = b""
+        while b"listening on" not in buf:
+            chunk = await sim.stdout.receive_some(4096)
+            if not chunk:
+                raise SystemExit("the simulator did not start")
+            buf += chunk
+        sim_port = int(re.search(rb"listening on [^:]+:(\d+)", buf).group(1))
+        config = load_config(config_toml(tmp, sim_port, ca, args.clients, args.binds,
+                                         args.smpp_window))
+        gw = Gateway(config, base_dir=tmp, unlimited_rate_for_bench=True)
         async with trio.open_nursery() as nursery:
             await nursery.start(gw.run)
             tokens = [(await gw.store.create_api_key(f"bu{k}", "bench"))[1]
@@ -212,6 +222,9 @@ async def gateway_main(args: argparse.Namespace) -> int:
                     await trio.sleep(0.25)
 
             nursery.start_soon(sample)
+            from byosms.tuning import tune_process
+
+            tune_process()  # as `byosms serve` does once started
             print(f"gateway bench: {args.n} messages, {args.clients} client(s) x batch "
                   f"{args.batch} x window {args.window}; {args.binds} bind(s) x window "
                   f"{args.smpp_window} per integration; SMPP over "
@@ -221,6 +234,7 @@ async def gateway_main(args: argparse.Namespace) -> int:
                    "--n", str(args.n), "--batch", str(args.batch), "--window",
                    str(args.window), *[a for t in tokens for a in ("--token", t)]]
             batches0 = gw.store.inner.batches
+            cpu0 = (cpu_seconds(), cpu_seconds(sim.pid))
             profiler = None
             if args.profile:
                 from pyinstrument import Profiler
@@ -228,6 +242,7 @@ async def gateway_main(args: argparse.Namespace) -> int:
                 profiler = Profiler(async_mode="disabled")
                 profiler.start()
             result = await trio.run_process(cmd, capture_stdout=True, stderr=None)
+            cpu = (cpu_seconds() - cpu0[0], cpu_seconds(sim.pid) - cpu0[1])
             if profiler is not None:
                 profiler.stop()
                 Path(args.profile).write_text(profiler.output_text(unicode=True, color=False))
@@ -245,6 +260,7 @@ send->accepted    p50 {r['accepted_p50'] * 1000:.1f} ms   p99 {r['accepted_p99']
 send->delivered   p50 {r['delivered_p50'] * 1000:.1f} ms   p99 {r['delivered_p99'] * 1000:.1f} ms
 gateway RSS       start {rss[0]:.0f} MB  max {max(rss):.0f} MB  end {rss[-1]:.0f} MB
 store             {gw.store.inner.batches - batches0} transactions
+CPU seconds       gateway {cpu[0]:.2f}  simulator {cpu[1]:.2f}  clients {r['cpu']:.2f}  (2 cores x {r['seconds']:.2f} s = {2 * r['seconds']:.2f} available)
 rate limit        S4 limiter OFF for this bench (a real integration is capped at 100 msg/s)""")
     if args.profile:
         print(f"profile           {args.profile}")
