@@ -14,6 +14,7 @@ import trio.testing
 from byosms import _core
 from byosms.advanced_config import GenericErrorCode
 from byosms.providers.smpp.bind import ResponseTimeout
+from byosms.providers.smpp.correlation import MessageTrack, TrackedSegment
 from byosms.providers.smpp.messages import AddressError, SubmitResult
 from byosms.providers.smpp.session import Response
 from smpp_helpers import simulator, wait_for
@@ -163,3 +164,42 @@ async def test_receipts_of_one_read_in_one_on_receipts_call() -> None:
     assert all(r.is_final and r.message_state is not None for r in sink.receipts)
     # Held receipts (overtaking their response) come one by one; the rest in batches.
     assert any(len(b) > 1 for b in batches)
+
+
+async def test_receipts_overtaking_their_registration_are_matched_together() -> None:
+    """Under load the submit results' commit can outlast the SMSC's receipt
+    delay: the receipts of one read whose segments are not registered yet
+    wait as a group and reach on_receipts together, matched (early) — not
+    one task and one on_receipt call each. One never claimed goes on
+    unmatched when the hold ends."""
+    calls: list[list[Any]] = []
+    sink = BatchSink()
+
+    async def on_receipts(rs: list[Any]) -> None:
+        calls.append(rs)
+
+    async with simulator() as sim:
+        integ = integration(sim, sink, rate_limit=False, early_receipt_hold=0.5,
+                            on_submit_results=sink.on_submit_results, on_receipts=on_receipts)
+        pdus = [_core.decode(_core.encode_deliver_sm(
+            k + 1, "4915112345678", "12345", _core.format_receipt(f"A{k}", "DELIVRD"),
+            esm_class=4)) for k in range(4)]
+        statuses: list[int] = []
+        async with trio.open_nursery() as n:
+            async def receive() -> None:
+                statuses.extend(await integ._on_receipt_pdus(pdus, bind=0))
+
+            n.start_soon(receive)
+            await trio.sleep(0.05)
+            assert calls == [] and integ.correlator.held == 4
+            track = MessageTrack(3)
+            for k in range(3):
+                integ.correlator.register(TrackedSegment("m", f"s{k}", k + 1, 3, track), f"A{k}")
+            await trio.sleep(0.05)
+            assert calls == []  # A3 is still awaited, until the hold ends
+    assert statuses == [0, 0, 0, 0]
+    (call,) = calls
+    assert [(r.segment_id, r.early) for r in call] == \
+        [("s0", True), ("s1", True), ("s2", True), (None, False)]
+    assert call[2].message_state == "delivered" and call[3].vendor_message_id == "A3"
+    assert integ.correlator.held == 0

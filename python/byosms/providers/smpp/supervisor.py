@@ -697,6 +697,8 @@ class SmppIntegration:
                     nursery.start_soon(each, k, p)
             return statuses
         ready: list[DeliveryReceipt] = []
+        ready_ks: list[int] = []
+        early: list[tuple[int, Any]] = []
         slow: list[int] = []
         lookup = self.correlator.lookup
         for k, pdu in enumerate(pdus):
@@ -704,13 +706,14 @@ class SmppIntegration:
             try:
                 r = self._parse_receipt(pdu, rid)
             except SmppError:
-                slow.append(k)
+                slow.append(k)  # the one-by-one path reports it
                 continue
             seg = lookup(r.message_id)
             if seg is None:
-                slow.append(k)
+                early.append((k, r))
                 continue
             ready.append(self._receipt(r, seg, bind, False))
+            ready_ks.append(k)
 
         async def one(k: int) -> None:
             try:
@@ -718,20 +721,57 @@ class SmppIntegration:
             except Exception:
                 statuses[k] = _core.ESME_RX_T_APPN
 
+        async def record(receipts: list[DeliveryReceipt], ks: list[int]) -> None:
+            try:
+                await self._on_receipts(receipts)  # type: ignore[misc]
+            except Exception as e:
+                self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
+                           f"on_receipts failed: {e!r}", bind)
+                for k in ks:
+                    statuses[k] = _core.ESME_RX_T_APPN
+
         async with trio.open_nursery() as nursery:
             for k in slow:
                 nursery.start_soon(one, k)
+            if early:
+                nursery.start_soon(self._early_receipts, early, bind, record)
             if ready:
-                try:
-                    await self._on_receipts(ready)
-                except Exception as e:
-                    self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
-                               f"on_receipts failed: {e!r}", bind)
-                    taken = set(slow)
-                    for k in range(len(pdus)):
-                        if k not in taken:
-                            statuses[k] = _core.ESME_RX_T_APPN
+                await record(ready, ready_ks)
         return statuses
+
+    async def _early_receipts(self, early: list[tuple[int, Any]], bind: int,
+                              record: Callable[[list[DeliveryReceipt], list[int]], Any]) -> None:
+        """Receipts that beat their submit_sm_resp's registration (under load
+        the submit result's commit can take longer than the SMSC takes to
+        deliver): held together until each is matched or early_receipt_hold
+        passes, then recorded in one call (one task for the group: per-receipt
+        tasks made a slow gateway slower still)."""
+        correlator = self.correlator
+        left = [len(early)]
+        all_matched = trio.Event()
+
+        def matched(_seg: Any) -> None:
+            left[0] -= 1
+            if left[0] == 0:
+                all_matched.set()
+
+        holds = []
+        for _, r in early:
+            held = correlator.hold(r.message_id, matched)
+            if held is None:  # too many held: it goes on unmatched
+                matched(None)
+            holds.append(held)
+        if left[0] > 0:
+            with trio.move_on_after(self.early_receipt_hold):
+                await all_matched.wait()
+        receipts = []
+        for (_, r), held in zip(early, holds):
+            seg = None
+            if held is not None:
+                correlator.release(held)
+                seg = held.segment
+            receipts.append(self._receipt(r, seg, bind, seg is not None))
+        await record(receipts, [k for k, _ in early])
 
     @staticmethod
     def _parse_receipt(pdu: Pdu, rid: Tlv | None) -> Any:
