@@ -116,15 +116,21 @@ _STATE_DEFAULTS = {
 
 
 _second_cache: list[Any] = [None, ""]
+_last_at: list[Any] = [None, ""]
 
 
 def _rfc3339(t: float) -> str:
+    # The events of one store transaction share its time: format it once.
+    if _last_at[0] == t:
+        return _last_at[1]  # type: ignore[no-any-return]
     whole = int(t)
     # Events come in bursts within one second: format that second once.
     if _second_cache[0] != whole:
         _second_cache[0] = whole
         _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-    return f"{_second_cache[1]}.{int((t - whole) * 1000):03d}Z"
+    at = f"{_second_cache[1]}.{int((t - whole) * 1000):03d}Z"
+    _last_at[0], _last_at[1] = t, at
+    return at
 
 
 def _status(ev: Event, p: dict[str, Any], state: str, segment: int | None,
