@@ -158,19 +158,23 @@ def event_messages(ev: Event) -> list[api.Status | api.Inbound | api.Keyword | a
     p = ev.payload
     if ev.type == "status":
         seg_state = _SEGMENT_STATE.get(p.get("segment_state", ""), "unknown")
-        count = p.get("segment_count")
         index = p.get("segment_index")
-        seg_msg = _status(ev, p, seg_state, None if index is None else index + 1, count)
-        out: list[Any] = [seg_msg]
-        if p.get("message_state_changed"):
-            mstate = p.get("message_state", "unknown")
-            if mstate in _STATE_DEFAULTS and mstate not in ("delivered", "failed"):
-                # A non-final roll-up carries no final code of its own.
-                q = {**p, "generic_code": None, "generic_cause": None}
-            else:
-                q = p
-            out.append(_status(ev, q, mstate, None, None))
-        return out
+        seg_msg = _status(ev, p, seg_state, None if index is None else index + 1,
+                          p.get("segment_count"))
+        if not p.get("message_state_changed"):
+            return [seg_msg]
+        mstate = p.get("message_state", "unknown")
+        if mstate in _STATE_DEFAULTS and mstate not in ("delivered", "failed"):
+            # A non-final roll-up carries no final code of its own.
+            code, cause = _STATE_DEFAULTS[mstate]
+            msg = msgspec.structs.replace(seg_msg, state=mstate, generic_code=code,
+                                          generic_cause=cause, segment=None, segments=None)
+        elif mstate == seg_state:
+            # The usual final case: the message took this segment's code.
+            msg = msgspec.structs.replace(seg_msg, segment=None, segments=None)
+        else:
+            msg = _status(ev, p, mstate, None, None)
+        return [seg_msg, msg]
     if ev.type == "inbound":
         return [api.Inbound(
             cursor=ev.cursor, message_id=p["message_id"],
