@@ -203,3 +203,33 @@ async def test_receipts_overtaking_their_registration_are_matched_together() -> 
         [("s0", True), ("s1", True), ("s2", True), (None, False)]
     assert call[2].message_state == "delivered" and call[3].vendor_message_id == "A3"
     assert integ.correlator.held == 0
+
+
+async def test_receipt_registered_before_the_group_waits_is_not_held() -> None:
+    """The group task starts after the read's lookups: a segment registered
+    in between is matched at once, not after early_receipt_hold (a stall of
+    the bind's receipts for the whole hold)."""
+    calls: list[list[Any]] = []
+
+    async def on_receipts(rs: list[Any]) -> None:
+        calls.append(rs)
+
+    sink = BatchSink()
+    async with simulator() as sim:
+        integ = integration(sim, sink, rate_limit=False, early_receipt_hold=30.0,
+                            on_receipts=on_receipts)
+        pdu = _core.decode(_core.encode_deliver_sm(
+            1, "4915112345678", "12345", _core.format_receipt("B1", "DELIVRD"), esm_class=4))
+        parsed = integ._parse_receipt(pdu, None)
+        integ.correlator.register(TrackedSegment("m", "s1", 1, 1, MessageTrack(1)), "B1")
+        statuses = [1]
+
+        async def record(rs: list[Any], ks: list[int]) -> None:
+            await on_receipts(rs)
+            statuses[0] = 0
+
+        with trio.fail_after(2):
+            await integ._early_receipts([(0, parsed)], 0, record)
+    ((r,),) = calls
+    assert r.segment_id == "s1" and r.message_state == "delivered" and statuses == [0]
+    assert integ.correlator.held == 0

@@ -755,8 +755,16 @@ class SmppIntegration:
             if left[0] == 0:
                 all_matched.set()
 
-        holds = []
+        holds: list[Any] = []
         for _, r in early:
+            # Looked up again: the registration may have come between the
+            # caller's lookup and this task's start. Lookup and hold with no
+            # checkpoint between them, so none can slip through.
+            seg = correlator.lookup(r.message_id)
+            if seg is not None:
+                matched(seg)
+                holds.append(seg)
+                continue
             held = correlator.hold(r.message_id, matched)
             if held is None:  # too many held: it goes on unmatched
                 matched(None)
@@ -766,10 +774,11 @@ class SmppIntegration:
                 await all_matched.wait()
         receipts = []
         for (_, r), held in zip(early, holds):
-            seg = None
-            if held is not None:
-                correlator.release(held)
-                seg = held.segment
+            if held is None or isinstance(held, TrackedSegment):
+                receipts.append(self._receipt(r, held, bind, held is not None))
+                continue
+            correlator.release(held)
+            seg = held.segment
             receipts.append(self._receipt(r, seg, bind, seg is not None))
         await record(receipts, [k for k, _ in early])
 
