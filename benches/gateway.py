@@ -62,9 +62,16 @@ def pct(values: list[float], p: float) -> float:
 # --- the client child ---------------------------------------------------------------
 
 
-async def client_main(url: str, tokens: list[str], n: int, batch: int, window: int) -> dict:
+async def client_main(url: str, tokens: list[str], n: int, batch: int, window: int,
+                      recipients: int) -> dict:
     from byosms.client import connect
     from byosms.schemas import api
+
+    def to(k: int, i: int) -> str:
+        # Distinct numbers by default: each new recipient costs the gateway a
+        # phonenumbers check (cached per number), as real traffic does.
+        j = (k * n + i) % recipients
+        return f"+1415{200 + j // 10000:03d}{j % 10000:04d}"
 
     per = n // len(tokens)
     accepted_lat: list[float] = []
@@ -101,7 +108,7 @@ async def client_main(url: str, tokens: list[str], n: int, batch: int, window: i
 
                 async def frame(start: int) -> None:
                     try:
-                        items = [{"to": "+14155550123", "text": f"bench {k}-{i}",
+                        items = [{"to": to(k, i), "text": f"bench {k}-{i}",
                                   "from_": sender} for i in range(start, min(start + batch, per))]
                         t0 = time.time()
                         first_send[0] = min(first_send[0], t0)
@@ -225,14 +232,16 @@ async def gateway_main(args: argparse.Namespace) -> int:
             from byosms.tuning import tune_process
 
             tune_process()  # as `byosms serve` does once started
-            print(f"gateway bench: {args.n} messages, {args.clients} client(s) x batch "
+            print(f"gateway bench: {args.n} messages to {args.recipients or args.n} recipient(s), "
+                  f"{args.clients} client(s) x batch "
                   f"{args.batch} x window {args.window}; {args.binds} bind(s) x window "
                   f"{args.smpp_window} per integration; SMPP over "
                   f"{'TCP' if args.tcp else 'TLS'}; SQLite synchronous=FULL; S4 rate limit OFF "
                   f"(Gateway(unlimited_rate_for_bench=True), bench only)", file=sys.stderr)
             cmd = [sys.executable, __file__, "--client", f"ws://127.0.0.1:{gw.ws_port}/",
                    "--n", str(args.n), "--batch", str(args.batch), "--window",
-                   str(args.window), *[a for t in tokens for a in ("--token", t)]]
+                   str(args.window), "--recipients", str(args.recipients or args.n),
+                   *[a for t in tokens for a in ("--token", t)]]
             batches0 = gw.store.inner.batches
             cpu0 = (cpu_seconds(), cpu_seconds(sim.pid))
             profiler = None
@@ -275,13 +284,16 @@ def main() -> int:
     p.add_argument("--window", type=int, default=4, help="frames outstanding per client")
     p.add_argument("--binds", type=int, default=2, help="SMPP binds per integration")
     p.add_argument("--smpp-window", type=int, default=512, help="SMPP window per bind")
+    p.add_argument("--recipients", type=int, default=None,
+                   help="distinct recipient numbers (default: one per message)")
     p.add_argument("--tcp", action="store_true", help="plain TCP to the simulator (default TLS)")
     p.add_argument("--profile", metavar="FILE", help="pyinstrument profile of the gateway")
     p.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     p.add_argument("--token", action="append", default=[], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.client:
-        r = trio.run(client_main, args.client, args.token, args.n, args.batch, args.window)
+        r = trio.run(client_main, args.client, args.token, args.n, args.batch, args.window,
+                     args.recipients or args.n)
         print(json.dumps(r))
         return 0
     return trio.run(gateway_main, args)
