@@ -28,11 +28,11 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-import phonenumbers
 import trio
 
 from byosms import _core
 from byosms.advanced_config import AdvancedConfigError, load_advanced_config
+from byosms.gateway.e164 import possible_e164
 from byosms.schemas import api
 from byosms.schemas.records import Integration, Message, Number, Segment
 from byosms.store.base import NotFound, StoreError
@@ -159,15 +159,7 @@ class MessageAcceptor:
         ok = self._recipients.get(to)
         if ok is not None:
             return ok
-        ok = False
-        if to.startswith("+") and to[1:].isdigit():
-            try:
-                parsed = phonenumbers.parse(to, None)
-            except phonenumbers.NumberParseException:
-                parsed = None
-            ok = parsed is not None and phonenumbers.is_possible_number(parsed) and (
-                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == to
-            )
+        ok = possible_e164(to)
         if len(self._recipients) >= RECIPIENT_CACHE:
             self._recipients.clear()
         self._recipients[to] = ok
