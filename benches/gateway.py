@@ -70,7 +70,7 @@ async def client_main(url: str, tokens: list[str], n: int, batch: int, window: i
     def to(k: int, i: int) -> str:
         # Distinct numbers by default: each new recipient costs the gateway a
         # phonenumbers check (cached per number), as real traffic does.
-        j = (k * n + i) % recipients
+        j = (k * per + i) % recipients
         return f"+1415{200 + j // 10000:03d}{j % 10000:04d}"
 
     per = n // len(tokens)
