@@ -47,7 +47,6 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 import trio
 
 from byosms import _core
@@ -829,18 +828,7 @@ class SmppIntegration:
 
     async def _on_receipt_pdu(self, pdu: Pdu, rid: Tlv | None, bind: int) -> int:
         try:
-            sm = pdu.short_message
-        except AttributeError:  # data_sm
-            sm = b""
-        ms = pdu.tlv(TLV_MESSAGE_STATE)
-        nec = pdu.tlv(TLV_NETWORK_ERROR_CODE)
-        try:
-            r = _core.parse_receipt(
-                sm,
-                receipted_message_id=rid.value if rid is not None else None,
-                message_state=ms.value if ms is not None else None,
-                network_error_code=nec.value if nec is not None else None,
-            )
+            r = self._parse_receipt(pdu, rid)
         except SmppError as e:
             self._emit("protocol_error", "protocol_error", e.command_status, f"unreadable receipt: {e}", bind)
             return e.command_status
@@ -857,30 +845,7 @@ class SmppIntegration:
                 correlator.release(held)
                 seg = held.segment
                 early = seg is not None
-        state = r.state
-        if state == DELIVERED:
-            code, cause, vcode = GenericErrorCode.SUCCESS, "DELIVERED", r.error_code
-        else:
-            vcode = r.error_code
-            if vcode and vcode in self.errors:
-                mapped = self.errors.map(vcode)
-                code, cause = mapped.generic_code, mapped.cause
-            else:
-                code, cause = _STATE_GENERIC.get(state, GenericErrorCode.UNKNOWN), r.state_name
-        final = r.is_final
-        receipt = DeliveryReceipt(
-            vendor_message_id=vid, state=state, state_name=r.state_name, is_final=final,
-            generic_code=code, cause=cause, vendor_code=vcode, bind=bind,
-        )
-        if seg is not None:
-            message_state = seg.set_state(state)
-            if final:
-                correlator.forget(seg)
-            receipt = msgspec.structs.replace(
-                receipt, message_id=seg.message_id, segment_id=seg.segment_id,
-                segment_index=seg.index, segment_count=seg.count, message_state=message_state,
-                early=early,
-            )
+        receipt = self._receipt(r, seg, bind, early)
         if self._on_receipt is not None:
             await self._on_receipt(receipt)
         return 0
