@@ -206,3 +206,28 @@ def test_regular_gateway_batches_take_the_set_path():
 
     with tempfile.TemporaryDirectory() as tmp:
         trio.run(run, os.path.join(tmp, "s.db"))
+
+
+def test_late_submit_results_of_segments_failed_by_a_deletion():
+    """Deleting the integration fails its claimed segments; their late submit
+    results must not bring them back: the set path's guarded update notices,
+    the batch re-runs item by item and each result is a Conflict."""
+    async def run(db: str) -> None:
+        async with open_sqlite_store(db, key=os.urandom(32)) as s:
+            await s.create_integration("bu", "smpp", "x", {}, state="active", id="i1")
+            await s.accept_messages([(Message("", "mt", "i1", "bu", "+1", f"+2{k}", "hi", "gsm7",
+                                              0, 1), [Segment(0, "", 0, b"hi")], None)
+                                     for k in range(3)])
+            claimed = await s.claim_segments("i1", 10)
+            await s.set_integration_state("i1", "deleted")
+            res = await s.record_submits([SubmitOutcome(segment_id=c.id, vendor_message_id="V")
+                                          for c in claimed])
+            assert [type(r).__name__ for r in res] == ["Conflict"] * 3
+            assert s.careful_batches == 1
+            for c in claimed:
+                (seg,) = await s.get_segments(c.message_id)
+                assert (seg.state, seg.generic_cause) == ("failed", "integration_deleted")
+                assert (await s.get_message(c.message_id)).state == "failed"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trio.run(run, os.path.join(tmp, "s.db"))
