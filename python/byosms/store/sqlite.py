@@ -118,7 +118,6 @@ _NUM_COLS = (
     "number, type, integration_id, business_unit, display_name, keywords, enabled, "
     "created, updated"
 )
-_EVT_COLS = "cursor, business_unit, type, payload, created"
 _KEY_COLS = "id, business_unit, name, hash, created, revoked"
 
 _SQL_INSERT_MESSAGE = f"INSERT INTO messages ({_MSG_COLS}) VALUES ({', '.join('?' * 17)})"
