@@ -33,7 +33,7 @@ accept_item = st.tuples(
     st.sampled_from(["+2", OPTED_OUT]),               # destination
     st.sampled_from(["i1", "i1", "i1", "gone", "nope"]),  # integration
     st.sampled_from([None, None, "k1", "k2"]),        # idempotency key
-    st.sampled_from(["hi", "hi", "a\x00b"]),           # text
+    st.sampled_from(["hi", "hi", "a\x00b", "Grüße €", "😀 x" * 40]),  # text
 )
 submit_item = st.tuples(st.integers(0, 50), st.sampled_from(
     ["ok", "ok", "ok", "transient", "permanent", "no_vendor_id"]), st.booleans())
@@ -114,7 +114,7 @@ def test_set_ops_match_per_item_ops(actions):
                         mid = f"m{n_msg:03d}"
                         items.append((Message(mid, "mt", integ, "bu", "+1", dest, text, "gsm7",
                                               0, segs, client_ref=f"r{n_msg}"),
-                                      [Segment(0, "", k, f"{mid}/{k}".encode()) for k in
+                                      [Segment(0, "", k, f"{mid}/{k}".encode() + b"\x00\xff" * k) for k in
                                        range(segs)], key))
                     ra, rb = await both(lambda s: s.accept_messages(items))
                     for r in ra:
