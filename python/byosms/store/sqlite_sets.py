@@ -288,11 +288,19 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
     where: list[int] = []
     rest: list[int] = []
     seen: set[int] = set()
+    unknown = False
     for i, rc in enumerate(receipts):
         r = found.get(i)
-        if (r is None or r[_STATE] == "delivered" or r[_STATE] == "failed" or r[_COUNT] != 1
-                or r[_ID] in seen):
+        if (unknown or r is None or r[_STATE] == "delivered" or r[_STATE] == "failed"
+                or r[_COUNT] != 1 or r[_ID] in seen):
             rest.append(i)
+            if r is None and rc.segment_id is None and rc.vendor_ids:
+                # The per-item op may still find its segment by another key:
+                # the receipts after it wait, so each segment takes its
+                # receipts in the order they came.
+                unknown = True
+            elif r is not None:
+                seen.add(r[_ID])
             continue
         seen.add(r[_ID])
         seg = _segment_of(r, rc.state, r[_VENDOR_ID], rc.generic_code, rc.generic_cause,
