@@ -268,7 +268,7 @@ sustained         {total / r['seconds']:.0f} msg/s end to end ({r['seconds']:.2f
 send->accepted    p50 {r['accepted_p50'] * 1000:.1f} ms   p99 {r['accepted_p99'] * 1000:.1f} ms
 send->delivered   p50 {r['delivered_p50'] * 1000:.1f} ms   p99 {r['delivered_p99'] * 1000:.1f} ms
 gateway RSS       start {rss[0]:.0f} MB  max {max(rss):.0f} MB  end {rss[-1]:.0f} MB
-store             {gw.store.inner.batches - batches0} transactions
+store             {gw.store.inner.batches - batches0} transactions, {gw.store.inner.careful_batches} re-run item by item
 CPU seconds       gateway {cpu[0]:.2f}  simulator {cpu[1]:.2f}  clients {r['cpu']:.2f}  (2 cores x {r['seconds']:.2f} s = {2 * r['seconds']:.2f} available)
 rate limit        S4 limiter OFF for this bench (a real integration is capped at 100 msg/s)""")
     if args.profile:
