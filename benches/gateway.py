@@ -3,7 +3,8 @@ status events back over the websocket, everything persisted (SQLite,
 synchronous=FULL).
 
     .venv/bin/python benches/gateway.py [--n 20000] [--clients 2] [--batch 250]
-                                       [--window 4] [--binds 2] [--tcp] [--profile FILE]
+                                       [--window 4] [--binds 2] [--tcp] [--recipients N]
+                                       [--profile FILE] [--sql-profile]
 
 Processes: this one runs the Gateway (so its RSS is the gateway's); the
 simulator runs as `byosms smsc-sim` in a subprocess; the clients run in one
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -50,6 +52,34 @@ def cpu_seconds(pid: int | str = "self") -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _TimedConnection:
+    """The store's write connection, timing each statement (wall and the
+    writer thread's CPU): where the writer's time goes, for --sql-profile."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.stats: dict[str, list[float]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def _timed(self, method: str, sql: str, *args: Any) -> Any:
+        t, c = time.perf_counter(), time.thread_time()
+        try:
+            return getattr(self._conn, method)(sql, *args)
+        finally:
+            row = self.stats.setdefault(" ".join(sql.split())[:70], [0, 0.0, 0.0])
+            row[0] += 1
+            row[1] += time.perf_counter() - t
+            row[2] += time.thread_time() - c
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        return self._timed("execute", sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        return self._timed("executemany", sql, *args)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -244,6 +274,9 @@ async def gateway_main(args: argparse.Namespace) -> int:
                    *[a for t in tokens for a in ("--token", t)]]
             batches0 = gw.store.inner.batches
             cpu0 = (cpu_seconds(), cpu_seconds(sim.pid))
+            timed = None
+            if args.sql_profile:
+                timed = gw.store.inner._w = _TimedConnection(gw.store.inner._w)
             profiler = None
             if args.profile:
                 from pyinstrument import Profiler
@@ -273,6 +306,12 @@ CPU seconds       gateway {cpu[0]:.2f}  simulator {cpu[1]:.2f}  clients {r['cpu'
 rate limit        S4 limiter OFF for this bench (a real integration is capped at 100 msg/s)""")
     if args.profile:
         print(f"profile           {args.profile}")
+    if timed is not None:
+        print("\nstore writer statements (calls, wall s, writer-thread CPU s):")
+        rows = sorted(timed.stats.items(), key=lambda kv: -kv[1][1])
+        for sql, (n, wall, cpu) in rows:
+            print(f"  {n:7.0f} {wall:7.3f} {cpu:7.3f}  {sql}")
+        print(f"  total   {sum(r[1] for _, r in rows):7.3f} {sum(r[2] for _, r in rows):7.3f}")
     return 0
 
 
@@ -288,6 +327,8 @@ def main() -> int:
                    help="distinct recipient numbers (default: one per message)")
     p.add_argument("--tcp", action="store_true", help="plain TCP to the simulator (default TLS)")
     p.add_argument("--profile", metavar="FILE", help="pyinstrument profile of the gateway")
+    p.add_argument("--sql-profile", action="store_true",
+                   help="time each statement of the store's writer (wall and CPU)")
     p.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     p.add_argument("--token", action="append", default=[], help=argparse.SUPPRESS)
     args = p.parse_args()
