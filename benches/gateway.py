@@ -54,6 +54,23 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process, by thread name (summed
+    over threads of the same name): the event loop is MainThread."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 class _TimedConnection:
     """The store's write connection, timing each statement (wall and the
     writer thread's CPU): where the writer's time goes, for --sql-profile."""
@@ -274,6 +291,7 @@ async def gateway_main(args: argparse.Namespace) -> int:
                    *[a for t in tokens for a in ("--token", t)]]
             batches0 = gw.store.inner.batches
             cpu0 = (cpu_seconds(), cpu_seconds(sim.pid))
+            threads0 = thread_cpu()
             timed = None
             if args.sql_profile:
                 timed = gw.store.inner._w = _TimedConnection(gw.store.inner._w)
@@ -285,6 +303,7 @@ async def gateway_main(args: argparse.Namespace) -> int:
                 profiler.start()
             result = await trio.run_process(cmd, capture_stdout=True, stderr=None)
             cpu = (cpu_seconds() - cpu0[0], cpu_seconds(sim.pid) - cpu0[1])
+            threads = {name: t - threads0.get(name, 0.0) for name, t in thread_cpu().items()}
             if profiler is not None:
                 profiler.stop()
                 Path(args.profile).write_text(profiler.output_text(unicode=True, color=False))
@@ -303,6 +322,7 @@ send->delivered   p50 {r['delivered_p50'] * 1000:.1f} ms   p99 {r['delivered_p99
 gateway RSS       start {rss[0]:.0f} MB  max {max(rss):.0f} MB  end {rss[-1]:.0f} MB
 store             {gw.store.inner.batches - batches0} transactions, {gw.store.inner.careful_batches} re-run item by item
 CPU seconds       gateway {cpu[0]:.2f}  simulator {cpu[1]:.2f}  clients {r['cpu']:.2f}  (2 cores x {r['seconds']:.2f} s = {2 * r['seconds']:.2f} available)
+gateway threads   {"  ".join(f"{name} {t:.2f}" for name, t in sorted(threads.items(), key=lambda kv: -kv[1]) if t >= 0.01)}
 rate limit        S4 limiter OFF for this bench (a real integration is capped at 100 msg/s)""")
     if args.profile:
         print(f"profile           {args.profile}")
