@@ -632,13 +632,14 @@ async def test_shutdown_mid_stream_leaves_nothing_half_written(db, key):
 
     # The senders live in a nursery that outlives the store: leaving the store's
     # block cancels its writer while they are still sending.
-    async with trio.open_nursery() as outer:
-        async with open_sqlite_store(db, key=key) as s:
-            i = await integration(s)
-            for _ in range(16):
-                outer.start_soon(sender, s, i)
-            while len(acked) < 500:
-                await trio.sleep(0)
+    with trio.fail_after(30):  # a write lost at the close hangs: fail instead
+        async with trio.open_nursery() as outer:
+            async with open_sqlite_store(db, key=key) as s:
+                i = await integration(s)
+                for _ in range(16):
+                    outer.start_soon(sender, s, i)
+                while len(acked) < 500:
+                    await trio.sleep(0)
     assert closed == 16  # every sender heard, none hangs
     async with open_sqlite_store(db, key=key) as s:
         for mid in acked:
@@ -688,3 +689,48 @@ async def test_batch_calls_answer_item_by_item(store):
     assert rs[3].event_cursor is None
     evs = await store.events_after("bu1", 0, 100)
     assert [e.payload["segment_state"] for e in evs] == ["submitted", "submitted", "delivered"]
+
+
+async def test_writes_beyond_the_queue_bound_wait_then_run(store, monkeypatch):
+    import byosms.store.sqlite as sqlite_mod
+
+    monkeypatch.setattr(sqlite_mod, "QUEUE_BOUND", 4)
+    i = await integration(store)
+    done: list[str] = []
+
+    async def send(k: int) -> None:
+        a = await store.accept_message(*mt(i, dest=f"+1555000{k:04d}"), f"bound-{k}")
+        done.append(a.message.id)
+
+    with trio.fail_after(20):  # a lost wake-up hangs: fail instead
+        async with trio.open_nursery() as nursery:
+            for k in range(60):
+                nursery.start_soon(send, k)
+    assert len(set(done)) == 60
+    assert store._queued == 0
+
+
+async def test_writes_waiting_for_room_hear_the_close(db, key, monkeypatch):
+    import byosms.store.sqlite as sqlite_mod
+
+    monkeypatch.setattr(sqlite_mod, "QUEUE_BOUND", 2)
+    outcomes: list[str] = []
+
+    async def send(s, i, k: int) -> None:
+        try:
+            await s.accept_message(*mt(i, dest=f"+1555100{k:04d}"))
+            outcomes.append("ok")
+        except StoreClosed:
+            outcomes.append("closed")
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as outer:
+            async with open_sqlite_store(db, key=key) as s:
+                i = await integration(s)
+                for k in range(40):
+                    outer.start_soon(send, s, i, k)
+                await trio.sleep(0)
+    assert len(outcomes) == 40  # every caller heard, none hangs
+    assert "closed" in outcomes
+    with sqlite3.connect(db) as c:  # what was answered "ok" is stored, nothing else
+        assert c.execute("SELECT count(*) FROM messages").fetchone()[0] == outcomes.count("ok")

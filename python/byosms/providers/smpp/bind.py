@@ -480,7 +480,11 @@ class SmppBind:
                     if ev.pdu.command_id != ALERT_NOTIFICATION:
                         self._write(session.respond(ev.pdu))
                 else:
-                    await self._incoming_send.send(ev.pdu)
+                    # send() would yield once per PDU; the read already did.
+                    try:
+                        self._incoming_send.send_nowait(ev.pdu)
+                    except trio.WouldBlock:
+                        await self._incoming_send.send(ev.pdu)
             elif t is LateResponse:
                 self.late_responses += 1
             elif t is Unbound:
