@@ -55,18 +55,25 @@ def cpu_seconds(pid: int | str = "self") -> float:
 
 
 def thread_cpu() -> dict[str, float]:
-    """CPU seconds of each thread of this process, by thread name (summed
-    over threads of the same name): the event loop is MainThread."""
+    """CPU seconds of each thread of this process, by name: the event loop,
+    the Python threads by their `threading` name (the store's writer is
+    byosms-store-writer), trio's worker threads together."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    names[os.getpid()] = "event-loop"
     out: dict[str, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for tid in os.listdir("/proc/self/task"):
         try:
             with open(f"/proc/self/task/{tid}/comm") as f:
-                name = f.read().strip()
+                name = names.get(int(tid)) or f.read().strip()
             with open(f"/proc/self/task/{tid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
+        if name.startswith("Trio thread") or name.startswith("trio"):
+            name = "trio-workers"
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return out
 
