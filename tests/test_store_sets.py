@@ -231,3 +231,31 @@ def test_late_submit_results_of_segments_failed_by_a_deletion():
 
     with tempfile.TemporaryDirectory() as tmp:
         trio.run(run, os.path.join(tmp, "s.db"))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.binary(max_size=140), min_size=1, max_size=3), min_size=1,
+                max_size=40))
+def test_claimed_segments_carry_their_exact_bodies(messages):
+    """Claims return bodies as one concatenated BLOB sliced by length: every
+    segment must get its own bytes back — NULs, high bytes, empty ones."""
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as d:
+            async with open_sqlite_store(os.path.join(d, "s.db"), key=os.urandom(32)) as s:
+                await s.create_integration("bu", "smpp", "x", {}, state="active", id="i1")
+                items = [
+                    (Message("", "mt", "i1", "bu", "+1", f"+2{k}", "hi", "gsm7", 0, len(bodies)),
+                     [Segment(0, "", n, b) for n, b in enumerate(bodies)], None)
+                    for k, bodies in enumerate(messages)]
+                accepted = await s.accept_messages(items)
+                ids = {r.message.id: bodies for r, (_, _, _), bodies
+                       in zip(accepted, items, messages)}
+                claimed = await s.claim_segments("i1", 1000)
+                assert len(claimed) == sum(len(b) for b in messages)
+                assert [c.id for c in claimed] == sorted(c.id for c in claimed)
+                for c in claimed:
+                    assert c.short_message == ids[c.message_id][c.index]
+
+    trio.run(main)
