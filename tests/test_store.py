@@ -734,3 +734,19 @@ async def test_writes_waiting_for_room_hear_the_close(db, key, monkeypatch):
     assert "closed" in outcomes
     with sqlite3.connect(db) as c:  # what was answered "ok" is stored, nothing else
         assert c.execute("SELECT count(*) FROM messages").fetchone()[0] == outcomes.count("ok")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_a_dead_writer_thread_closes_the_store_instead_of_hanging(db, key):
+    async with open_sqlite_store(db, key=key) as s:
+        i = await integration(s)
+
+        def boom(batch):
+            raise SystemExit("simulated death of the writer thread")  # not an Exception
+
+        s._run_batch = boom
+        with trio.fail_after(10):
+            with pytest.raises(StoreClosed):
+                await s.accept_message(*mt(i))
+            with pytest.raises(StoreClosed):
+                await s.accept_message(*mt(i))

@@ -286,7 +286,9 @@ class SqliteStore:
         thread.start()
         task_status.started()
         try:
-            await trio.sleep_forever()
+            # Returns early only if the thread died of an unexpected error:
+            # then the store closes (writes fail with StoreClosed), no hang.
+            await exited.wait()
         finally:
             # No checkpoint between setting _closed and the wake-up: later
             # writes fail at once, earlier ones are in the queue.
