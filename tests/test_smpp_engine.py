@@ -511,6 +511,11 @@ async def test_unknown_receipt_handed_on_unmatched() -> None:
             body = _core.format_receipt("deadbeef", "DELIVRD")
             conn.write(_core.encode_deliver_sm(conn.next_seq(), "1", "2", body, esm_class=4))
             await wait_for(lambda: len(sink.receipts) == 1)
+            # Answered too: the simulator counts the deliver_sm_resp when its
+            # reader gets to it, so wait for that (not assert at once) before
+            # the integration unbinds.
+            with trio.fail_after(10):
+                await wait_for(lambda: sim.stats.receipts_acked == 1)
         (rc,) = sink.receipts
         assert rc.segment_id is None and rc.vendor_message_id == "deadbeef"
         assert sim.stats.receipts_acked == 1
