@@ -761,20 +761,7 @@ class Gateway:
 
     async def _on_receipt(self, iid: str, r: DeliveryReceipt) -> None:
         """Returns after the commit: the engine answers deliver_sm_resp then."""
-        if r.is_final:
-            state = "delivered" if r.state == DELIVERED else "failed"
-        else:
-            state = "submitted"
-        receipt = Receipt(
-            integration=iid,
-            vendor_ids=tuple(receipt_id_keys(r.vendor_message_id)),
-            segment_id=int(r.segment_id) if r.segment_id and r.segment_id.isdigit() else None,
-            state=state,  # type: ignore[arg-type]
-            generic_code=int(r.generic_code),
-            generic_cause=r.cause,
-            vendor_code=r.vendor_code,
-            vendor_status=r.state_name,
-        )
+        receipt = self._receipt_record(iid, r)
         running = self._running.get(iid)
         if running is not None and running.integration.provider != "smpp" and r.message_id:
             # Per-message receipt (see _submit_whole): every segment takes it.

@@ -216,7 +216,6 @@ class SqliteStore:
         #: Set (by the event loop) to make the writer thread stop before its
         #: next transaction.
         self._stopping = False
-        self._wlimiter = trio.CapacityLimiter(1)
         self._rlimiter = trio.CapacityLimiter(1)
         self._closed = False
         #: The immutable facts the roll-up needs about messages not yet final
@@ -1245,6 +1244,7 @@ async def open_sqlite_store(
     finally:
         store._closed = True
         with trio.CancelScope(shield=True):
-            # Holding the read limiter too: no read is running on a connection we close.
+            # The writer thread has ended; holding the read limiter, no read
+            # is running on a connection we close.
             async with store._rlimiter:
-                await trio.to_thread.run_sync(store._close_connections, limiter=store._wlimiter)
+                await trio.to_thread.run_sync(store._close_connections)
