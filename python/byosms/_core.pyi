@@ -731,3 +731,11 @@ def format_receipt(
     must be non-empty without whitespace (SmppError otherwise)."""
 
 # --- end delivery receipts ---
+
+
+def status_frame(heads: str, payloads: str) -> tuple[str, int] | None:
+    """A page of stored events as websocket frame text (a JSON array of API
+    `status` messages, as `byosms.api.server.event_messages` makes them) and
+    the page's last cursor; None when the page holds anything else. `heads`:
+    JSON `[[cursor, type, created], ...]`; `payloads`: the stored JSON
+    objects, comma-separated, in the same order. Releases the GIL."""

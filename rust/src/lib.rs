@@ -16,6 +16,7 @@ pub mod charsets;
 pub mod segment;
 pub mod reassembly;
 pub mod receipt;
+pub mod events;
 
 #[cfg(feature = "python")]
 mod py;
@@ -31,5 +32,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::pdu::register(m)?;
     py::text::register(m)?;
     py::receipt::register(m)?;
+    py::events::register(m)?;
     Ok(())
 }

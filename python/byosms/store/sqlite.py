@@ -69,6 +69,7 @@ from byosms.schemas.records import (
     new_id,
     now,
 )
+from byosms._core import status_frame
 from byosms.secret import Secret
 from byosms.store import migrations, sqlite_sets
 from byosms.store.base import Conflict, NotFound, StoreClosed, StoreError
@@ -1094,6 +1095,30 @@ class SqliteStore:
             payloads = payloads.encode()
         return [Event(c, business_unit, t, p, created) for (c, t, created), p in
                 zip(_event_heads_decode(heads), _payloads_decode(b"[%b]" % payloads))]
+
+    async def status_frame_after(self, business_unit: str, cursor: int, limit: int
+                                 ) -> tuple[str, int] | list[Event]:
+        """`events_after`, for the websocket API: a page of plain status events
+        comes as its frame text (the API messages `event_messages` makes of
+        them, as a JSON array) and its last cursor, made by the Rust core on
+        the reader thread with the GIL released; any other page as events."""
+        def read(c: sqlite3.Connection) -> Any:
+            heads, payloads = c.execute(
+                _SQL_EVENTS_AFTER, (business_unit, cursor, limit)).fetchone()
+            if payloads is None:
+                return None
+            if isinstance(payloads, bytes):
+                payloads = payloads.decode()
+            return heads, payloads, status_frame(heads, payloads)
+
+        page = await self._read(read)
+        if page is None:
+            return []
+        heads, payloads, frame = page
+        if frame is not None:
+            return frame  # type: ignore[no-any-return]
+        return [Event(c, business_unit, t, p, created) for (c, t, created), p in
+                zip(_event_heads_decode(heads), _payloads_decode(f"[{payloads}]"))]
 
     async def ack(self, consumer: str, cursor: int) -> int:
         """Record that `consumer` has everything up to `cursor`. Acks only move

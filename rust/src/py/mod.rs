@@ -5,3 +5,4 @@ pub mod errors;
 pub mod pdu;
 pub mod text;
 pub mod receipt;
+pub mod events;

@@ -1,0 +1,324 @@
+//! Stored `status` events as the websocket API's JSON, a page at a time.
+//!
+//! The gateway's busiest stream is status events: two per one-segment
+//! message, each shown to the application as a segment-level `status` and,
+//! when it moved the message's rolled-up state, a message-level one. Made in
+//! Python, every event was decoded from its stored JSON into a dict, turned
+//! into `api.Status` Structs and encoded again, all on the event loop. Here a
+//! whole page becomes the frame text in one call that needs no interpreter
+//! (the binding releases the GIL).
+//!
+//! This is `byosms.api.server.event_messages` for `status` events and must
+//! say exactly what it says; tests/test_status_frames.py holds the two equal.
+//! Anything this does not know to be a plain status event (another type, a
+//! field of an unexpected JSON type, a time before 1970) makes `status_frame`
+//! answer `None`, and the caller takes the Python path for that page.
+
+use serde_json::{Map, Value};
+
+/// The API `state` of a stored segment state.
+fn segment_state(stored: &str) -> &'static str {
+    match stored {
+        "queued" | "in_flight" => "queued",
+        "submitted" => "en_route",
+        "delivered" => "delivered",
+        "failed" => "failed",
+        _ => "unknown",
+    }
+}
+
+/// S7 generic code and cause of a state when the event carries none.
+fn state_default(state: &str) -> (i64, &'static str) {
+    match state {
+        "queued" => (5, "DEFERRED"),
+        "en_route" => (6, "EN_ROUTE"),
+        "delivered" => (0, "DELIVERED"),
+        "failed" => (1, "UNKNOWN_FAILURE"),
+        _ => (9, "UNKNOWN"),
+    }
+}
+
+/// A payload field that is absent or null.
+fn is_none(v: Option<&Value>) -> bool {
+    matches!(v, None | Some(Value::Null))
+}
+
+/// An optional string field: Ok(None) absent/null, Err for another type.
+fn opt_str<'a>(p: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ()> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(()),
+    }
+}
+
+/// An optional integer field (JSON booleans and floats are not integers here).
+fn opt_int(p: &Map<String, Value>, key: &str) -> Result<Option<i64>, ()> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(()),
+        Some(_) => Err(()),
+    }
+}
+
+/// The facts of one status payload, checked.
+struct Status<'a> {
+    message_id: &'a str,
+    client_ref: Option<&'a str>,
+    segment: Option<i64>,
+    segments: Option<i64>,
+    segment_state: &'static str,
+    message_state: Option<&'a str>,
+    moved: bool,
+    code: Option<i64>,
+    cause: Option<&'a str>,
+    vendor_code: Option<String>,
+}
+
+fn read_status(p: &Map<String, Value>) -> Result<Status<'_>, ()> {
+    let message_id = match p.get("message_id") {
+        Some(Value::String(s)) => s.as_str(),
+        _ => return Err(()),
+    };
+    let segment = match opt_int(p, "segment_index")? {
+        Some(i) => Some(i.checked_add(1).ok_or(())?),
+        None => None,
+    };
+    // A null state reads as "unknown", as in Python; another type is left to it.
+    let stored_state = opt_str(p, "segment_state")?;
+    let moved = match p.get("message_state_changed") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(()),
+    };
+    // p.get("message_state", "unknown"): a present null would be a null state.
+    let message_state = match p.get("message_state") {
+        None => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(()),
+    };
+    let vendor_code = match p.get("vendor_code") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.as_i64().ok_or(())?.to_string()),
+        Some(_) => return Err(()),
+    };
+    Ok(Status {
+        message_id,
+        client_ref: opt_str(p, "client_ref")?,
+        segment,
+        segments: opt_int(p, "segment_count")?,
+        segment_state: segment_state(stored_state.unwrap_or("")),
+        message_state,
+        moved,
+        code: opt_int(p, "generic_code")?,
+        cause: opt_str(p, "generic_cause")?,
+        vendor_code,
+    })
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    // serde_json escapes as JSON requires; writing a &str cannot fail.
+    out.push_str(&serde_json::to_string(s).expect("a str is always JSON"));
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` as `byosms.api.server._rfc3339` writes it:
+/// whole seconds by truncation, milliseconds by truncation of the rest.
+fn rfc3339(t: f64) -> Option<String> {
+    if !t.is_finite() || t < 0.0 || t >= 253_402_300_800.0 {
+        return None; // before 1970 or after 9999: the Python path says it
+    }
+    let whole = t.trunc();
+    let ms = ((t - whole) * 1000.0) as i64;
+    let secs = whole as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    ))
+}
+
+/// Proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's
+/// days-to-civil algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// One API `status` object (fields in `api.Status` order, absent ones left
+/// out as its encoder's omit_defaults does).
+#[allow(clippy::too_many_arguments)]
+fn push_status(
+    out: &mut String,
+    cursor: i64,
+    s: &Status<'_>,
+    state: &str,
+    code: i64,
+    cause: &str,
+    segment: bool,
+    at: &str,
+) {
+    out.push_str("{\"type\":\"status\",\"cursor\":");
+    out.push_str(&cursor.to_string());
+    out.push_str(",\"message_id\":");
+    push_json_str(out, s.message_id);
+    out.push_str(",\"state\":");
+    push_json_str(out, state);
+    out.push_str(",\"generic_code\":");
+    out.push_str(&code.to_string());
+    out.push_str(",\"generic_cause\":");
+    push_json_str(out, cause);
+    if segment {
+        if let Some(i) = s.segment {
+            out.push_str(",\"segment\":");
+            out.push_str(&i.to_string());
+        }
+        if let Some(n) = s.segments {
+            out.push_str(",\"segments\":");
+            out.push_str(&n.to_string());
+        }
+    }
+    if let Some(v) = &s.vendor_code {
+        out.push_str(",\"vendor_code\":");
+        push_json_str(out, v);
+    }
+    if let Some(r) = s.client_ref {
+        out.push_str(",\"client_ref\":");
+        push_json_str(out, r);
+    }
+    out.push_str(",\"at\":\"");
+    out.push_str(at);
+    out.push_str("\"}");
+}
+
+fn push_event(out: &mut String, cursor: i64, s: &Status<'_>, at: &str) {
+    let seg = s.segment_state;
+    let (dcode, dcause) = state_default(seg);
+    let (code, cause) = (s.code.unwrap_or(dcode), s.cause.unwrap_or(dcause));
+    push_status(out, cursor, s, seg, code, cause, true, at);
+    if !s.moved {
+        return;
+    }
+    out.push(',');
+    let m = s.message_state.unwrap_or("unknown");
+    let (mcode, mcause) = state_default(m);
+    if m == "queued" || m == "en_route" {
+        // A non-final roll-up carries no final code of its own.
+        push_status(out, cursor, s, m, mcode, mcause, false, at);
+    } else if m == seg {
+        push_status(out, cursor, s, m, code, cause, false, at);
+    } else {
+        push_status(out, cursor, s, m, s.code.unwrap_or(mcode), s.cause.unwrap_or(mcause), false, at);
+    }
+}
+
+/// The frame text (a JSON array of API messages) of a page of stored events
+/// and the page's last cursor, or `None` when some event of the page is not
+/// a plain status event. `heads`: JSON `[[cursor, type, created], ...]`;
+/// `payloads`: their stored JSON objects, comma-separated, in the same order.
+pub fn status_frame(heads: &str, payloads: &str) -> Option<(String, i64)> {
+    let heads: Vec<(i64, String, f64)> = serde_json::from_str(heads).ok()?;
+    let payloads: Vec<Map<String, Value>> =
+        serde_json::from_str(&format!("[{payloads}]")).ok()?;
+    if heads.is_empty() || heads.len() != payloads.len() {
+        return None;
+    }
+    let mut out = String::with_capacity(payloads.len() * 420 + 2);
+    out.push('[');
+    let mut last_at: (f64, String) = (f64::NAN, String::new());
+    for (k, ((cursor, kind, created), p)) in heads.iter().zip(&payloads).enumerate() {
+        if kind != "status" || is_none(p.get("message_id")) {
+            return None;
+        }
+        let s = read_status(p).ok()?;
+        // The events of one store transaction share its time.
+        if last_at.0 != *created {
+            last_at = (*created, rfc3339(*created)?);
+        }
+        if k > 0 {
+            out.push(',');
+        }
+        push_event(&mut out, *cursor, &s, &last_at.1);
+    }
+    out.push(']');
+    Some((out, heads.last()?.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(p: &str) -> Option<Value> {
+        status_frame("[[7,\"status\",1700000000.25]]", p)
+            .map(|(t, last)| {
+                assert_eq!(last, 7);
+                serde_json::from_str(&t).unwrap()
+            })
+    }
+
+    #[test]
+    fn delivered_segment_moves_message() {
+        let v = frame(
+            r#"{"message_id":"m1","client_ref":"r\n\"1","segment_index":0,"segment_count":1,
+               "segment_state":"delivered","message_state":"delivered",
+               "message_state_changed":true,"generic_code":0,"generic_cause":"DELIVERED",
+               "vendor_code":0,"vendor_message_id":"abc"}"#,
+        )
+        .unwrap();
+        let want: Value = serde_json::from_str(
+            r#"[{"type":"status","cursor":7,"message_id":"m1","state":"delivered",
+                "generic_code":0,"generic_cause":"DELIVERED","segment":1,"segments":1,
+                "vendor_code":"0","client_ref":"r\n\"1","at":"2023-11-14T22:13:20.250Z"},
+               {"type":"status","cursor":7,"message_id":"m1","state":"delivered",
+                "generic_code":0,"generic_cause":"DELIVERED","vendor_code":"0",
+                "client_ref":"r\n\"1","at":"2023-11-14T22:13:20.250Z"}]"#,
+        )
+        .unwrap();
+        assert_eq!(v, want);
+    }
+
+    #[test]
+    fn submitted_rolls_up_to_en_route_with_defaults() {
+        let v = frame(
+            r#"{"message_id":"m2","segment_index":1,"segment_count":3,"segment_state":"submitted",
+               "message_state":"en_route","message_state_changed":true}"#,
+        )
+        .unwrap();
+        assert_eq!(v[0]["state"], "en_route");
+        assert_eq!(v[0]["generic_code"], 6);
+        assert_eq!(v[0]["segment"], 2);
+        assert_eq!(v[1]["generic_cause"], "EN_ROUTE");
+        assert!(v[1].get("segment").is_none() && v[1].get("client_ref").is_none());
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_python() {
+        assert!(frame(r#"{"segment_state":"delivered"}"#).is_none());
+        assert!(frame(r#"{"message_id":"m","generic_code":"7"}"#).is_none());
+        assert!(frame(r#"{"message_id":"m","generic_code":1.5}"#).is_none());
+        assert!(frame(r#"{"message_id":"m","message_state":null}"#).is_none());
+        assert!(frame(r#"{"message_id":"m","message_state_changed":1}"#).is_none());
+        assert!(status_frame("[[1,\"inbound\",1.0]]", r#"{"message_id":"m"}"#).is_none());
+        assert!(status_frame("[[1,\"status\",-1.5]]", r#"{"message_id":"m"}"#).is_none());
+        assert!(status_frame("[]", "").is_none());
+        assert!(status_frame("[[1,\"status\",1.0]]", "{").is_none());
+    }
+
+    #[test]
+    fn dates_match_the_calendar() {
+        assert_eq!(rfc3339(0.0).unwrap(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400.5).unwrap(), "2000-02-29T00:00:00.500Z");
+        assert_eq!(rfc3339(253_402_300_799.0).unwrap(), "9999-12-31T23:59:59.000Z");
+    }
+}
