@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 
 import msgspec
 import pytest
@@ -32,6 +33,7 @@ from byosms.store import (
     open_sqlite_store,
 )
 from byosms.store import migrations
+from byosms.store import sqlite as sqlite_module
 from byosms.store.base import Store
 
 
@@ -392,16 +394,27 @@ async def test_one_failing_op_does_not_fail_its_batch(store):
     # the same index twice: UNIQUE fails after the message row was inserted
     bad_segs = [bad_segs[0], bad_segs[0]]
     batches = store.batches
-    # All tasks start in one scheduling round and queue their op before the
-    # writer task runs again, so the writer takes them as one batch.
-    async with trio.open_nursery() as n:
-        n.start_soon(run, "g0", *good[0])
-        n.start_soon(run, "g1", *good[1])
-        n.start_soon(run, "bad", bad_msg, bad_segs)
-        n.start_soon(run, "missing", msgspec.structs.replace(good[2][0], integration="nope"),
-                     good[2][1])
-        n.start_soon(run, "g3", *good[3])
-    assert store.batches == batches + 1  # one transaction
+    # The writer thread is held inside an op of its own while the five queue
+    # theirs, so it takes them as one batch when let go.
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(conn):
+        entered.set()
+        gate.wait(10)
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as n:
+            n.start_soon(store._write, hold)
+            await trio.to_thread.run_sync(entered.wait, 10)
+            n.start_soon(run, "g0", *good[0])
+            n.start_soon(run, "g1", *good[1])
+            n.start_soon(run, "bad", bad_msg, bad_segs)
+            n.start_soon(run, "missing", msgspec.structs.replace(good[2][0], integration="nope"),
+                         good[2][1])
+            n.start_soon(run, "g3", *good[3])
+            await trio.testing.wait_all_tasks_blocked()
+            gate.set()
+    assert store.batches == batches + 2  # the holding op's, then one for all five
     assert isinstance(outcome["bad"], Conflict)
     assert isinstance(outcome["missing"], NotFound)
     ok = [outcome[k] for k in ("g0", "g1", "g3")]
@@ -750,3 +763,22 @@ async def test_a_dead_writer_thread_closes_the_store_instead_of_hanging(db, key)
                 await s.accept_message(*mt(i))
             with pytest.raises(StoreClosed):
                 await s.accept_message(*mt(i))
+
+
+async def test_checkpointer_keeps_the_wal_small_while_the_writer_never_checkpoints(db, key):
+    # The writer's connection does not checkpoint (wal_autocheckpoint = 0):
+    # without the store's checkpointer the WAL would hold every page written
+    # until the store closed, and the database file would stay empty.
+    payload = {"text": "x" * 1000}
+    async with open_sqlite_store(db, key=key) as store:
+        assert store._w.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        start = os.path.getsize(db)
+        with trio.fail_after(30):
+            for _ in range(8):  # ~8 x 2 MB, with time for the checkpointer
+                await store.append_events([NewEvent("bu", "status", payload)] * 2000)
+                await trio.sleep(sqlite_module.CHECKPOINT_EVERY * 2.5)
+        wal = os.path.getsize(db + "-wal")
+        assert os.path.getsize(db) > start + 8_000_000  # the pages reached the database
+        assert wal < 8_000_000  # and the WAL started over instead of growing
+        # Nothing lost: every event is there.
+        assert len(await store.events_after("bu", 0, 20_000)) == 16_000

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import os
 import queue
@@ -88,9 +89,16 @@ MSG_INFO_CACHE = 200_000
 _SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
 #: How long a connection waits for a lock held by another process (ms).
 BUSY_TIMEOUT_MS = 5000
+#: How often the checkpointer copies the WAL into the database (s). The
+#: writer never checkpoints: SQLite's automatic checkpoint ran inside the
+#: commit that crossed 1,000 WAL pages, 7-13 ms on the busiest thread of
+#: the gateway, every ~40 transactions under load.
+CHECKPOINT_EVERY = 0.25
 #: API tokens: prefix (recognisable in a leaked-secret scan) + 32 random bytes.
 TOKEN_PREFIX = "byo_"
 TOKEN_BYTES = 32
+
+log = logging.getLogger(__name__)
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
@@ -209,6 +217,8 @@ class SqliteStore:
         self._box = box
         self._w = wconn
         self._r = rconn
+        #: The checkpointer's connection (see _checkpointer).
+        self._c: sqlite3.Connection | None = None
         self._max_batch = max_batch
         #: Ops for the writer thread, and how many wait there (backpressure).
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
@@ -241,11 +251,13 @@ class SqliteStore:
     @classmethod
     def _open(cls, path: str, box: SecretBox, synchronous: str, max_batch: int) -> SqliteStore:
         w = _connect(path, read_only=False)
+        r = c = None
         try:
             mode = w.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StoreError(f"cannot put {path} in WAL mode (got {mode})")
             w.execute(f"PRAGMA synchronous = {synchronous}")
+            w.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
             found = migrations.migrate(w)
             row = w.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
             if row is None:
@@ -257,17 +269,40 @@ class SqliteStore:
                 (now(),),
             ).rowcount
             r = _connect(path, read_only=True)
+            c = _connect(path, read_only=False)
+            c.execute(f"PRAGMA synchronous = {synchronous}")
         except BaseException:
-            w.close()
+            for conn in (c, r, w):
+                if conn is not None:
+                    conn.close()
             raise
         store = cls(path, box, w, r, max_batch)
+        store._c = c
         store.recovered_in_flight = recovered
         store.schema_version_found = found
         return store
 
     def _close_connections(self) -> None:
         self._r.close()
+        if self._c is not None:
+            self._c.close()
         self._w.close()
+
+    async def _checkpointer(self) -> None:
+        """Copy committed WAL frames into the database file, off the writer
+        thread: a PASSIVE checkpoint neither waits for nor blocks the writer,
+        and once it has copied everything the writer's next transaction
+        starts the WAL over (so it does not grow without bound)."""
+        limiter = trio.CapacityLimiter(1)
+        conn = self._c
+        assert conn is not None
+        while True:
+            await trio.sleep(CHECKPOINT_EVERY)
+            try:
+                await trio.to_thread.run_sync(
+                    conn.execute, "PRAGMA wal_checkpoint(PASSIVE)", limiter=limiter)
+            except sqlite3.Error as e:  # busy or I/O: the next round tries again
+                log.warning("WAL checkpoint failed: %s", e)
 
     async def _writer(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                       ) -> None:
@@ -1262,6 +1297,7 @@ async def open_sqlite_store(
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(store._writer)
+            nursery.start_soon(store._checkpointer)
             try:
                 yield store
             finally:
