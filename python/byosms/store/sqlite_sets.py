@@ -49,10 +49,12 @@ _positions_decode = msgspec.json.Decoder(list[int]).decode
 # spent as long waiting to get it back as it spent working; a per-row
 # executemany or fetchall pays that once per row.
 
-# A segment with its message facts, as one JSON array (short_message in hex:
-# JSON has no bytes). Positions: see _segment_of and the _BU.. constants.
+# A segment with its message facts, as one JSON array; in place of its
+# short_message the body's length: the bodies come concatenated in a second
+# column (see _rows_and_bodies). Positions: see _segment_of and the _BU..
+# constants.
 _SEG_JSON = (
-    "json_array(s.id, s.message_id, s.idx, hex(s.short_message), s.esm_class, s.dcs, "
+    "json_array(s.id, s.message_id, s.idx, length(s.short_message), s.esm_class, s.dcs, "
     "s.sar_ref, s.sar_total, s.sar_seq, s.integration_id, s.state, s.attempts, "
     "s.vendor_message_id, s.generic_code, s.generic_cause, s.vendor_code, "
     "m.business_unit, m.client_ref, m.segment_count, m.state)"
@@ -60,15 +62,16 @@ _SEG_JSON = (
 _ID, _STATE, _ATTEMPTS, _VENDOR_ID = 0, 10, 11, 12
 _BU, _REF, _COUNT, _MSTATE = 16, 17, 18, 19
 
+_BODIES = "CAST(group_concat(s.short_message, '') AS BLOB)"
 _SQL_SEGMENTS_BY_ID = (
-    f"SELECT json_group_array({_SEG_JSON}) "
+    f"SELECT json_group_array({_SEG_JSON}), {_BODIES} "
     "FROM segments s JOIN messages m ON m.id = s.message_id "
     "WHERE s.id IN (SELECT value FROM json_each(?))"
 )
 # [receipt position, segment...] per match: the segments_vendor_id index
 # serves each (integration, vendor id) pair.
 _SQL_SEGMENTS_BY_VENDOR_ID = (
-    f"SELECT json_group_array(json_array(j.key, {_SEG_JSON})) "
+    f"SELECT json_group_array(json_array(j.key, {_SEG_JSON})), {_BODIES} "
     "FROM json_each(?) j "
     "JOIN segments s ON s.integration_id = j.value ->> 0 AND s.vendor_message_id = j.value ->> 1 "
     "JOIN messages m ON m.id = s.message_id"
@@ -110,17 +113,26 @@ def _json(value: Any) -> bytes:
     return out
 
 
-def _rows(conn: sqlite3.Connection, sql: str, *params: Any) -> list[list[Any]]:
-    return _rows_decode(conn.execute(sql, params).fetchone()[0])
-
-
-def _positions(conn: sqlite3.Connection, sql: str, param: bytes) -> set[int]:
-    return set(_positions_decode(conn.execute(sql, (param,)).fetchone()[0]))
+def _rows_and_bodies(conn: sqlite3.Connection, sql: str, param: bytes,
+                     at: int = 0) -> list[list[Any]]:
+    """Rows of a segment query, each segment's short_message sliced out of
+    the bodies column: hex() and fromhex() cost more than the rest of a row.
+    `at`: where the segment array sits in a row (0: the row is the segment)."""
+    heads, bodies = conn.execute(sql, (param,)).fetchone()
+    rows = _rows_decode(heads)
+    bodies = bodies or b""
+    pos = 0
+    for r in rows:
+        seg = r[at] if at else r
+        n = seg[3]
+        seg[3] = bodies[pos:pos + n]
+        pos += n
+    return rows
 
 
 def _segment_of(r: list[Any], state: str, vendor_id: str | None, code: int | None,
                 cause: str | None, vendor_code: int | None, t: float) -> Segment:
-    return Segment(r[0], r[1], r[2], bytes.fromhex(r[3]), r[4], r[5], r[6], r[7], r[8], r[9],
+    return Segment(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
                    state, r[11], vendor_id, code, cause, vendor_code, t)
 
 
@@ -241,8 +253,8 @@ def _first(r: list[Any]) -> Any:
 
 def record_submits(store: SqliteStore, conn: sqlite3.Connection,
                    outcomes: Sequence[SubmitOutcome]) -> list[Any]:
-    rows = {r[_ID]: r for r in _rows(conn, _SQL_SEGMENTS_BY_ID,
-                                     _json([o.segment_id for o in outcomes]))}
+    rows = {r[_ID]: r for r in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID,
+                                                _json([o.segment_id for o in outcomes]))}
     t = now()
     results: list[Any] = [None] * len(outcomes)
     writes: list[tuple] = []
@@ -280,14 +292,15 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
     found: dict[int, list[Any] | None] = {}
     ids = [r.segment_id for r in receipts if r.segment_id is not None]
     if ids:
-        by_id = {row[_ID]: row for row in _rows(conn, _SQL_SEGMENTS_BY_ID, _json(ids))}
+        by_id = {row[_ID]: row
+                 for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID, _json(ids))}
         for i, r in enumerate(receipts):
             if r.segment_id is not None:
                 found[i] = by_id.get(r.segment_id)
     if len(ids) < len(receipts):
         pairs = [(r.integration, r.vendor_ids[0]) if r.segment_id is None and r.vendor_ids
                  else ("", "") for r in receipts]
-        for row in _rows(conn, _SQL_SEGMENTS_BY_VENDOR_ID, _json(pairs)):
+        for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_VENDOR_ID, _json(pairs), at=1):
             # Two segments with one vendor id (an SMSC reusing ids): the per-item
             # op picks among them.
             found[row[0]] = None if row[0] in found else row[1]
@@ -330,17 +343,17 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
 
 # --- accepting -------------------------------------------------------------------
 
-_SQL_INTEGRATION_STATES = (
-    "SELECT json_group_array(json_array(id, state)) FROM integrations "
-    "WHERE id IN (SELECT value FROM json_each(?))"
-)
-_SQL_OPTED_OUT = (
-    "SELECT json_group_array(j.key) FROM json_each(?) j JOIN opt_outs o "
-    "ON o.sender = j.value ->> 0 AND o.recipient = j.value ->> 1"
-)
-_SQL_KEYS_USED = (
-    "SELECT json_group_array(j.key) FROM json_each(?) j JOIN messages m "
-    "ON m.business_unit = j.value ->> 0 AND m.idempotency_key = j.value ->> 1"
+# The three checks of an accept batch in one statement (each statement is a
+# GIL hand-off for the writer thread): the integrations' states, the
+# positions of opted-out (sender, recipient) pairs, the positions of
+# idempotency keys already used. An empty array skips a check.
+_SQL_ACCEPT_CHECKS = (
+    "SELECT (SELECT json_group_array(json_array(id, state)) FROM integrations "
+    "WHERE id IN (SELECT value FROM json_each(?1))), "
+    "(SELECT json_group_array(j.key) FROM json_each(?2) j JOIN opt_outs o "
+    "ON o.sender = j.value ->> 0 AND o.recipient = j.value ->> 1), "
+    "(SELECT json_group_array(j.key) FROM json_each(?3) j JOIN messages m "
+    "ON m.business_unit = j.value ->> 0 AND m.idempotency_key = j.value ->> 1)"
 )
 # Outbound, queued, no code yet: constants, not columns of the array. Texts
 # travel as one UTF-8 BLOB (?3) sliced per row, like segment bodies.
@@ -373,18 +386,18 @@ def accept_messages(store: SqliteStore, conn: sqlite3.Connection, prepared: Sequ
     live = [m for m in msgs if m is not None]
     if not live:
         return list(prepared)
-    states = dict(_rows(conn, _SQL_INTEGRATION_STATES,
-                        _json(sorted({m.integration for m in live}))))
-    opted: set[int] = set()
-    if check_opt_out:
-        opted = _positions(conn, _SQL_OPTED_OUT, _json(
-            [(m.source, m.destination) if m is not None else ("", "") for m in msgs]))
-    keyed: set[int] = set()
-    if any(m.idempotency_key is not None for m in live):
-        keyed = _positions(conn, _SQL_KEYS_USED, _json(
-            [(m.business_unit, m.idempotency_key)
-             if m is not None and m.idempotency_key and "\x00" not in m.idempotency_key
-             else ("", None) for m in msgs]))
+    pairs = _json([(m.source, m.destination) if m is not None else ("", "") for m in msgs]
+                  ) if check_opt_out else b"[]"
+    keys_json = _json(
+        [(m.business_unit, m.idempotency_key)
+         if m is not None and m.idempotency_key and "\x00" not in m.idempotency_key
+         else ("", None) for m in msgs]
+    ) if any(m.idempotency_key is not None for m in live) else b"[]"
+    found_states, found_opted, found_keys = conn.execute(_SQL_ACCEPT_CHECKS, (
+        _json(sorted({m.integration for m in live})), pairs, keys_json)).fetchone()
+    states = dict(_rows_decode(found_states))
+    opted = set(_positions_decode(found_opted))
+    keyed = set(_positions_decode(found_keys))
     results: list[Any] = [None] * len(prepared)
     mrows: list[tuple] = []
     srows: list[tuple] = []
