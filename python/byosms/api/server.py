@@ -92,14 +92,14 @@ class _TokenBucket:
         self.tokens = float(burst)
         self.stamp = trio.current_time()
 
-    def take(self) -> bool:
+    def take(self, n: int = 1) -> int:
+        """Up to `n` tokens; how many were granted (the rest are refused)."""
         now = trio.current_time()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
+        granted = min(n, int(tokens))
+        self.tokens = tokens - granted
+        return granted
 
 
 # --- store events -> API events ---------------------------------------------------
@@ -423,9 +423,12 @@ class _Connection:
         answers: list[Any] = []
         sends: list[tuple[int, api.Send]] = []
         previews: list[tuple[int, api.Preview]] = []
+        # The frame's sends in order, while the bucket lasts: one clock read.
+        allowed = self._bucket.take(sum(1 for m in msgs if isinstance(m, api.Send)))
         for m in msgs:
             if isinstance(m, api.Send):
-                if self._bucket.take():
+                allowed -= 1
+                if allowed >= 0:
                     sends.append((len(answers), m))
                     answers.append(None)
                 else:

@@ -67,6 +67,7 @@ from byosms.schemas.records import (
     Segment,
     SubmitError,
     SubmitOutcome,
+    id_maker,
     new_id,
     now,
 )
@@ -737,7 +738,7 @@ class SqliteStore:
 
     def _prepare_accept(
         self, message: Message, segments: Sequence[Segment], idempotency_key: str | None,
-        t: float | None = None,
+        t: float | None = None, make_id: Callable[[], str] | None = None,
     ) -> tuple[Message, tuple, list[tuple]]:
         if message.direction != "mt":
             raise InvalidRecord("accept_message takes outbound (mt) messages")
@@ -748,7 +749,7 @@ class SqliteStore:
         t = now() if t is None else t
         msg = msgspec.structs.replace(
             message,
-            id=message.id or new_id("msg_"),
+            id=message.id or (make_id() if make_id is not None else new_id("msg_")),
             state="queued",
             idempotency_key=idempotency_key,
             created=t,
@@ -820,9 +821,10 @@ class SqliteStore:
     ) -> list[Accepted | StoreError]:
         prepared: list[Any] = []
         t = now()  # one time for the batch: the set-based insert writes it once
+        make_id = id_maker("msg_", t)
         for m, segs, key in items:
             try:
-                prepared.append(self._prepare_accept(m, segs, key, t))
+                prepared.append(self._prepare_accept(m, segs, key, t, make_id))
             except StoreError as e:
                 prepared.append(e)
 
