@@ -259,3 +259,41 @@ def test_claimed_segments_carry_their_exact_bodies(messages):
                     assert c.short_message == ids[c.message_id][c.index]
 
     trio.run(main)
+
+
+def test_large_and_odd_sized_accept_batches_store_every_row():
+    # Inserts go as multi-row VALUES statements made for powers of two (the
+    # rest of the rows bound to NULL and skipped) and split beyond 1,024
+    # rows: every size must store exactly its messages and segments.
+    async def run(tmp: str) -> None:
+        async with open_sqlite_store(os.path.join(tmp, "s.db"), key=os.urandom(32)) as s:
+            await s.create_integration("bu", "smpp", "x", {}, state="active", id="i1")
+            n_msg = 0
+            for size in (1, 2, 3, 4, 5, 255, 1023, 1024, 1025, 2100):
+                items = []
+                for k in range(size):
+                    n_msg += 1
+                    segs = 1 + k % 3
+                    items.append((Message("", "mt", "i1", "bu", "+1", "+2", f"text {n_msg}",
+                                          "gsm7", 0, segs, client_ref=f"r{n_msg}"),
+                                  [Segment(0, "", j, f"{n_msg}/{j}".encode() + b"\x00" * j)
+                                   for j in range(segs)], None))
+                results = await s.accept_messages(items)
+                assert all(isinstance(r, Accepted) for r in results)
+                for r, (m, segs, _) in zip(results, items):
+                    stored = await s.get_message(r.message.id)
+                    assert (stored.text, stored.client_ref, stored.segment_count) == \
+                        (m.text, m.client_ref, m.segment_count)
+                    assert [g.short_message for g in await s.get_segments(r.message.id)] == \
+                        [g.short_message for g in segs]
+            c = sqlite3.connect(os.path.join(tmp, "s.db"))
+            try:
+                assert c.execute("SELECT count(*) FROM messages").fetchone()[0] == n_msg
+                total = sum(1 + k % 3 for size in (1, 2, 3, 4, 5, 255, 1023, 1024, 1025, 2100)
+                            for k in range(size))
+                assert c.execute("SELECT count(*) FROM segments").fetchone()[0] == total
+            finally:
+                c.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trio.run(run, tmp)
