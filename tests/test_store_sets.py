@@ -262,9 +262,8 @@ def test_claimed_segments_carry_their_exact_bodies(messages):
 
 
 def test_large_and_odd_sized_accept_batches_store_every_row():
-    # Inserts go as multi-row VALUES statements made for powers of two (the
-    # rest of the rows bound to NULL and skipped) and split beyond 1,024
-    # rows: every size must store exactly its messages and segments.
+    # One accept batch of any size, up to thousands of messages, each with
+    # one to three segments: every message, text and body stored as given.
     async def run(tmp: str) -> None:
         async with open_sqlite_store(os.path.join(tmp, "s.db"), key=os.urandom(32)) as s:
             await s.create_integration("bu", "smpp", "x", {}, state="active", id="i1")

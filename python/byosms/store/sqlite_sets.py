@@ -4,9 +4,8 @@ The per-item ops in sqlite.py (`_accept_op`, `_submit_op`, `_receipt_op`) run
 three to five statements per message, each a Python -> SQLite round trip; at
 gateway rates that round-trip overhead, not SQLite, was most of the writer
 thread's time. Here a batch reads what it needs in one statement (ids passed as
-one JSON array through `json_each`) and writes each table with one statement
-whose rows are a multi-row VALUES (see `_values`). Results are the same records
-the per-item ops return.
+one JSON array through `json_each`) and writes with one `executemany` per
+table. Results are the same records the per-item ops return.
 
 Only the regular case goes this way: one-segment messages (their roll-up needs
 no count of sibling segments), a segment named once in the batch, the expected
@@ -20,10 +19,8 @@ this module (see `SqliteStore._run_batch`).
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Sequence
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -46,12 +43,11 @@ _json_encode = msgspec.json.Encoder().encode
 _rows_decode = msgspec.json.Decoder(list[list[Any]]).decode
 _positions_decode = msgspec.json.Decoder(list[int]).decode
 
-# Each statement here is one sqlite3_step: rows go in as one multi-row VALUES
-# (or, for lookups, a JSON array through json_each) and come out as one JSON
-# array (json_group_array). Python's sqlite3 releases and re-takes the GIL
-# around every step, and in the gateway the writer thread spent as long
-# waiting to get it back as it spent working; a per-row executemany or
-# fetchall pays that once per row.
+# Each statement here is one sqlite3_step: rows go in as one JSON array
+# (json_each) and come out as one (json_group_array). Python's sqlite3 releases
+# and re-takes the GIL around every step, and in the gateway the writer thread
+# spent as long waiting to get it back as it spent working; a per-row
+# executemany or fetchall pays that once per row.
 
 # A segment with its message facts, as one JSON array; in place of its
 # short_message the body's length: the bodies come concatenated in a second
@@ -80,61 +76,33 @@ _SQL_SEGMENTS_BY_VENDOR_ID = (
     "JOIN segments s ON s.integration_id = j.value ->> 0 AND s.vendor_message_id = j.value ->> 1 "
     "JOIN messages m ON m.id = s.message_id"
 )
-# Writes take their rows as multi-row VALUES (see _values): ?1 is the time.
-_SUBMITTED = (
-    "UPDATE segments SET state = 'submitted', vendor_message_id = j.column2, updated = ?1 "
-    "FROM {values} AS j WHERE segments.id = j.column1 AND segments.state = 'in_flight'"
+_SQL_SUBMITTED = (
+    "UPDATE segments SET state = 'submitted', vendor_message_id = j.v, updated = ?2 "
+    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS v FROM json_each(?1)) AS j "
+    "WHERE segments.id = j.id AND segments.state = 'in_flight'"
 )
-_RECEIPTED = (
-    "UPDATE segments SET state = j.column2, generic_code = j.column3, generic_cause = j.column4, "
-    "vendor_code = j.column5, updated = ?1 FROM {values} AS j "
-    "WHERE segments.id = j.column1 AND segments.state NOT IN ('delivered', 'failed')"
+_SQL_RECEIPTED = (
+    "UPDATE segments SET state = j.st, generic_code = j.gc, generic_cause = j.gk, "
+    "vendor_code = j.vc, updated = ?2 "
+    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS st, value ->> 2 AS gc, value ->> 3 AS gk, "
+    "value ->> 4 AS vc FROM json_each(?1)) AS j "
+    "WHERE segments.id = j.id AND segments.state NOT IN ('delivered', 'failed')"
 )
-_ROLLUP_MESSAGES = (
-    "UPDATE messages SET state = j.column2, generic_code = j.column3, generic_cause = j.column4, "
-    "updated = ?1 FROM {values} AS j WHERE messages.id = j.column1"
+_SQL_ROLLUP = (
+    "UPDATE messages SET state = j.st, generic_code = j.gc, generic_cause = j.gk, updated = ?2 "
+    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS st, value ->> 2 AS gc, value ->> 3 AS gk "
+    "FROM json_each(?1)) AS j WHERE messages.id = j.id"
 )
-# Payloads (JSON already) stay BLOBs, as the per-item path writes them.
-_STATUS_EVENTS = (
+# Payloads (JSON already) travel as one BLOB (?3) that each row slices
+# (1-based offset, length): parsing and re-serialising them as part of the
+# JSON array cost SQLite more than the insert itself. They stay BLOBs, as the
+# per-item path writes them.
+_SQL_STATUS_EVENTS = (
     "INSERT INTO events (business_unit, type, payload, created) "
-    "SELECT column1, 'status', column2, ?1 FROM {values} WHERE column1 IS NOT NULL"
+    "SELECT value ->> 0, 'status', substr(?3, value ->> 1, value ->> 2), ?2 FROM json_each(?1)"
 )
 #: Message state of a one-segment message from its segment's state (S13).
 _ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
-
-
-# Rows go to SQLite as multi-row VALUES with every field a bound parameter:
-# pulling fields out of a JSON array per row cost SQLite more than the write
-# itself (each `->>` parses the row's text again). Statements are made for row
-# counts that are powers of two, the unused rows bound to NULL (they match no
-# row and are skipped), so a handful of prepared statements serve every batch
-# size: an unprepared one costs more than the JSON did.
-#: Rows per statement at most: SQLite binds at most 32,766 parameters.
-_MAX_VALUES_ROWS = 1024
-
-
-@functools.lru_cache(maxsize=None)
-def _values_sql(template: str, width: int, rows: int) -> str:
-    row = "(" + ",".join("?" * width) + ")"
-    return template.format(values=f"(VALUES {','.join([row] * rows)})")
-
-
-def _values(conn: sqlite3.Connection, template: str, rows: Sequence[tuple],
-            *first: Any) -> tuple[int, int | None]:
-    """Run `template` (its `{values}` the rows, numbered after the `first`
-    parameters) in chunks; (rows changed, last rowid)."""
-    width = len(rows[0])
-    changed, last = 0, None
-    for at in range(0, len(rows), _MAX_VALUES_ROWS):
-        chunk = rows[at:at + _MAX_VALUES_ROWS]
-        n = 1 << (len(chunk) - 1).bit_length()
-        params = list(first)
-        params.extend(chain.from_iterable(chunk))
-        params.extend([None] * (width * (n - len(chunk))))
-        cur = conn.execute(_values_sql(template, width, n), params)
-        changed += cur.rowcount
-        last = cur.lastrowid
-    return changed, last
 
 
 def _json(value: Any) -> bytes:
@@ -188,6 +156,8 @@ def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Change
         return []
     updates: list[tuple] = []
     events: list[tuple] = []
+    payloads: list[bytes] = []
+    offset = 1
     states: list[str] = []
     info = store._msg_info
     for c in changed:
@@ -216,12 +186,17 @@ def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Change
             "vendor_code": seg.vendor_code,
             "vendor_message_id": seg.vendor_message_id,
         })
-        events.append((c.bu, payload))
+        events.append((c.bu, offset, len(payload)))
+        payloads.append(payload)
+        offset += len(payload)
     if updates:
-        _values(conn, _ROLLUP_MESSAGES, updates, t)
+        conn.execute(_SQL_ROLLUP, (_json(updates), t))
     # One writer inside one transaction: AUTOINCREMENT gave the rows
     # consecutive cursors ending at the last one inserted.
-    last = _values(conn, _STATUS_EVENTS, events, t)[1]
+    blob = b"".join(payloads)
+    if b"\\u0000" in blob:
+        raise StoreError("a NUL character in a batch: re-run item by item")  # see _json
+    last = conn.execute(_SQL_STATUS_EVENTS, (_json(events), t, blob)).lastrowid
     first = last - len(events) + 1  # type: ignore[operator]
     return [(s, first + k) for k, s in enumerate(states)]
 
@@ -297,7 +272,7 @@ def record_submits(store: SqliteStore, conn: sqlite3.Connection,
         changed.append(_Changed(seg, r[_BU], r[_REF], r[_MSTATE]))
         results[i] = seg
     if writes:
-        if _values(conn, _SUBMITTED, writes, t)[0] != len(writes):
+        if conn.execute(_SQL_SUBMITTED, (_json(writes), t)).rowcount != len(writes):
             raise StoreError("segments changed under the submit batch")  # re-run carefully
         _roll_up(store, conn, changed, t)
     for i in rest:
@@ -357,7 +332,7 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
         changed.append(_Changed(seg, r[_BU], r[_REF], r[_MSTATE]))
         where.append(i)
     if writes:
-        if _values(conn, _RECEIPTED, writes, t)[0] != len(writes):
+        if conn.execute(_SQL_RECEIPTED, (_json(writes), t)).rowcount != len(writes):
             raise StoreError("segments changed under the receipt batch")  # re-run carefully
         for i, c, (state, cursor) in zip(where, changed, _roll_up(store, conn, changed, t)):
             results[i] = ReceiptResult(c.seg, state, cursor)  # type: ignore[arg-type]
@@ -380,16 +355,24 @@ _SQL_ACCEPT_CHECKS = (
     "(SELECT json_group_array(j.key) FROM json_each(?3) j JOIN messages m "
     "ON m.business_unit = j.value ->> 0 AND m.idempotency_key = j.value ->> 1)"
 )
-_INSERT_MESSAGES = (
+# Outbound, queued, no code yet: constants, not columns of the array. Texts
+# travel as one UTF-8 BLOB (?3) sliced per row, like segment bodies.
+_SQL_INSERT_MESSAGES = (
     "INSERT INTO messages (id, direction, integration_id, business_unit, source, destination, "
     "text, encoding, dcs, segment_count, state, generic_code, generic_cause, client_ref, "
-    "idempotency_key, created, updated) SELECT * FROM {values} WHERE column1 IS NOT NULL"
+    "idempotency_key, created, updated) "
+    "SELECT value ->> 0, 'mt', value ->> 1, value ->> 2, value ->> 3, value ->> 4, "
+    "CAST(substr(?3, value ->> 5, value ->> 6) AS TEXT), value ->> 7, value ->> 8, "
+    "value ->> 9, 'queued', NULL, NULL, value ->> 10, value ->> 11, ?2, ?2 FROM json_each(?1)"
 )
-# Queued, never attempted: constants, not parameters.
-_INSERT_SEGMENTS = (
+# Segment bodies travel as one BLOB (?2); each row names its slice
+# (1-based offset, length), as JSON carries no bytes.
+_SQL_INSERT_SEGMENTS = (
     "INSERT INTO segments (message_id, idx, short_message, esm_class, dcs, sar_ref, sar_total, "
-    "sar_seq, integration_id, updated, state, attempts) SELECT *, 'queued', 0 FROM {values} "
-    "WHERE column1 IS NOT NULL"
+    "sar_seq, integration_id, state, attempts, updated) "
+    "SELECT value ->> 0, value ->> 1, substr(?2, value ->> 2, value ->> 3), value ->> 4, "
+    "value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, 'queued', 0, ?3 "
+    "FROM json_each(?1)"
 )
 _ACCEPT_STATES_ALLOWED = frozenset({"active", "inactive"})
 
@@ -418,8 +401,13 @@ def accept_messages(store: SqliteStore, conn: sqlite3.Connection, prepared: Sequ
     results: list[Any] = [None] * len(prepared)
     mrows: list[tuple] = []
     srows: list[tuple] = []
+    bodies: list[bytes] = []
+    offset = 1
+    texts: list[bytes] = []
+    text_at = 1
     rest: list[int] = []
     keys: set[tuple[str, str]] = set()
+    t = 0.0
     for i, p in enumerate(prepared):
         m = msgs[i]
         if m is None:
@@ -444,13 +432,25 @@ def accept_messages(store: SqliteStore, conn: sqlite3.Connection, prepared: Sequ
         elif i in opted:
             results[i] = OptedOut(f"{m.destination} opted out of messages from {m.source}")
         else:
-            mrows.append(p[1])
-            srows.extend(p[2])
+            mrow = p[1]
+            t = mrow[15]
+            text = m.text.encode()
+            mrows.append((m.id, m.integration, m.business_unit, m.source, m.destination,
+                          text_at, len(text), m.encoding, m.dcs, m.segment_count,
+                          m.client_ref, m.idempotency_key))
+            texts.append(text)
+            text_at += len(text)
+            for row in p[2]:
+                body = row[2]
+                srows.append((row[0], row[1], offset, len(body), *row[3:9]))
+                bodies.append(body)
+                offset += len(body)
             store._remember(m.id, (m.business_unit, m.client_ref, m.segment_count))
             results[i] = Accepted(m, False)
     if mrows:
-        _values(conn, _INSERT_MESSAGES, mrows)
-        _values(conn, _INSERT_SEGMENTS, srows)
+        # accept_messages stamped every message of the batch with one time.
+        conn.execute(_SQL_INSERT_MESSAGES, (_json(mrows), t, b"".join(texts)))
+        conn.execute(_SQL_INSERT_SEGMENTS, (_json(srows), b"".join(bodies), t))
     for i in rest:
         results[i] = store._accept_op(conn, *prepared[i], check_opt_out)
     return results
