@@ -4,7 +4,7 @@ synchronous=FULL).
 
     .venv/bin/python benches/gateway.py [--n 20000] [--clients 2] [--batch 250]
                                        [--window 4] [--binds 2] [--tcp] [--recipients N]
-                                       [--profile FILE] [--sql-profile]
+                                       [--profile FILE] [--sql-profile] [--runs K]
 
 Processes: this one runs the Gateway (so its RSS is the gateway's); the
 simulator runs as `byosms smsc-sim` in a subprocess; the clients run in one
@@ -14,6 +14,10 @@ events), keeps `window` frames of `batch` sends outstanding, and reads its
 status events. Printed: sustained msg/s (first send -> last delivered status),
 p50/p99 of send->accepted and send->delivered (message-level `delivered`
 event), the gateway's RSS over the run, and the store's transaction count.
+With --runs K the whole bench runs K times (a fresh gateway, simulator and
+database each) and ends with the median, min and max of sustained msg/s: on
+a shared 2-core machine one run says little (see benches/ab.py to compare two
+trees).
 
 The S4 rate limit caps a real integration at 100 msg/s; this bench builds
 the gateway with `unlimited_rate_for_bench=True` (not reachable from a
@@ -27,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -333,6 +338,7 @@ gateway threads   {"  ".join(f"{name} {t:.2f}" for name, t in sorted(threads.ite
 rate limit        S4 limiter OFF for this bench (a real integration is capped at 100 msg/s)""")
     if args.profile:
         print(f"profile           {args.profile}")
+    args.sustained.append(total / r["seconds"])
     if timed is not None:
         print("\nstore writer statements (calls, wall s, writer-thread CPU s):")
         rows = sorted(timed.stats.items(), key=lambda kv: -kv[1][1])
@@ -356,6 +362,8 @@ def main() -> int:
     p.add_argument("--profile", metavar="FILE", help="pyinstrument profile of the gateway")
     p.add_argument("--sql-profile", action="store_true",
                    help="time each statement of the store's writer (wall and CPU)")
+    p.add_argument("--runs", type=int, default=1, metavar="K",
+                   help="run the whole bench K times; print the median, min and max")
     p.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     p.add_argument("--token", action="append", default=[], help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -364,7 +372,16 @@ def main() -> int:
                      args.recipients or args.n)
         print(json.dumps(r))
         return 0
-    return trio.run(gateway_main, args)
+    args.sustained = []
+    for _ in range(max(1, args.runs)):
+        if trio.run(gateway_main, args):
+            return 1
+    if args.runs > 1:
+        runs = sorted(args.sustained)
+        print(f"\nruns              {len(runs)}: sustained median {statistics.median(runs):.0f} "
+              f"msg/s (min {runs[0]:.0f}, max {runs[-1]:.0f}): "
+              + " ".join(f"{x:.0f}" for x in args.sustained))
+    return 0
 
 
 if __name__ == "__main__":
