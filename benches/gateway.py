@@ -331,7 +331,7 @@ messages          {args.n} sent, {r['accepted']} accepted, {r['rejected']} rejec
 sustained         {total / r['seconds']:.0f} msg/s end to end ({r['seconds']:.2f} s first send -> last delivered event)
 send->accepted    p50 {r['accepted_p50'] * 1000:.1f} ms   p99 {r['accepted_p99'] * 1000:.1f} ms
 send->delivered   p50 {r['delivered_p50'] * 1000:.1f} ms   p99 {r['delivered_p99'] * 1000:.1f} ms
-gateway RSS       start {rss[0]:.0f} MB  max {max(rss):.0f} MB  end {rss[-1]:.0f} MB
+gateway RSS       start {rss[0]:.0f} MB  max {max(rss):.0f} MB  end {rss[-1]:.0f} MB{f"  (this process ran {len(args.sustained)} gateway(s) before)" if args.sustained else ""}
 store             {gw.store.inner.batches - batches0} transactions, {gw.store.inner.careful_batches} re-run item by item
 CPU seconds       gateway {cpu[0]:.2f}  simulator {cpu[1]:.2f}  clients {r['cpu']:.2f}  (2 cores x {r['seconds']:.2f} s = {2 * r['seconds']:.2f} available)
 gateway threads   {"  ".join(f"{name} {t:.2f}" for name, t in sorted(threads.items(), key=lambda kv: -kv[1]) if t >= 0.01)}
