@@ -51,6 +51,7 @@ from typing import Any
 import msgspec
 import trio
 
+from byosms._core import status_frame
 from byosms.schemas.records import (
     Accepted,
     ApiKey,
@@ -71,7 +72,6 @@ from byosms.schemas.records import (
     new_id,
     now,
 )
-from byosms._core import status_frame
 from byosms.secret import Secret
 from byosms.store import migrations, sqlite_sets
 from byosms.store.base import Conflict, NotFound, StoreClosed, StoreError
@@ -172,6 +172,15 @@ _SQL_EVENTS_AFTER = (
 )
 _event_heads_decode = msgspec.json.Decoder(list[tuple[int, str, float]]).decode
 _payloads_decode = msgspec.json.Decoder(list[dict[str, Any]]).decode
+
+
+def _page_events(business_unit: str, heads: str, payloads: str | bytes) -> list[Event]:
+    """The events of one _SQL_EVENTS_AFTER row: one decode for the heads, one
+    for the payloads."""
+    if isinstance(payloads, str):
+        payloads = payloads.encode()
+    return [Event(c, business_unit, t, p, created) for (c, t, created), p in
+            zip(_event_heads_decode(heads), _payloads_decode(b"[%b]" % payloads))]
 
 
 def _api_key(row: tuple) -> ApiKey:
@@ -1128,10 +1137,7 @@ class SqliteStore:
         )
         if payloads is None:
             return []
-        if isinstance(payloads, str):
-            payloads = payloads.encode()
-        return [Event(c, business_unit, t, p, created) for (c, t, created), p in
-                zip(_event_heads_decode(heads), _payloads_decode(b"[%b]" % payloads))]
+        return _page_events(business_unit, heads, payloads)
 
     async def status_frame_after(self, business_unit: str, cursor: int, limit: int
                                  ) -> tuple[str, int] | list[Event]:
@@ -1154,8 +1160,7 @@ class SqliteStore:
         heads, payloads, frame = page
         if frame is not None:
             return frame  # type: ignore[no-any-return]
-        return [Event(c, business_unit, t, p, created) for (c, t, created), p in
-                zip(_event_heads_decode(heads), _payloads_decode(f"[{payloads}]"))]
+        return _page_events(business_unit, heads, payloads)
 
     async def ack(self, consumer: str, cursor: int) -> int:
         """Record that `consumer` has everything up to `cursor`. Acks only move

@@ -113,12 +113,14 @@ def _json(value: Any) -> bytes:
     return out
 
 
-def _rows_and_bodies(conn: sqlite3.Connection, sql: str, param: bytes,
+def _rows_and_bodies(conn: sqlite3.Connection, sql: str, params: tuple,
                      at: int = 0) -> list[list[Any]]:
-    """Rows of a segment query, each segment's short_message sliced out of
-    the bodies column: hex() and fromhex() cost more than the rest of a row.
-    `at`: where the segment array sits in a row (0: the row is the segment)."""
-    heads, bodies = conn.execute(sql, (param,)).fetchone()
+    """Rows of a segment query (a JSON array of rows, and the rows' bodies
+    concatenated in the order the rows were aggregated), each segment's
+    short_message sliced out of the bodies: hex() and fromhex() cost more than
+    the rest of a row. `at`: where the segment array sits in a row (0: the
+    row is the segment)."""
+    heads, bodies = conn.execute(sql, params).fetchone()
     rows = _rows_decode(heads)
     bodies = bodies or b""
     pos = 0
@@ -224,16 +226,9 @@ _SQL_CLAIM = (
 def claim_segments(conn: sqlite3.Connection, integration: str, limit: int) -> list[Segment]:
     """Up to `limit` of the oldest queued segments of an active integration,
     marked in_flight (attempts + 1). An inactive integration's queue stays (S12)."""
-    heads, bodies = conn.execute(_SQL_CLAIMABLE, (integration, limit)).fetchone()
-    bodies = bodies or b""
-    rows = _rows_decode(heads)
+    rows = _rows_and_bodies(conn, _SQL_CLAIMABLE, (integration, limit))
     if not rows:
         return []
-    at = 0
-    for r in rows:
-        n = r[3]
-        r[3] = bodies[at:at + n]
-        at += n
     rows.sort(key=_first)  # json_group_array need not keep the subquery's order
     t = now()
     conn.execute(_SQL_CLAIM, (_json([r[0] for r in rows]), t))
@@ -254,7 +249,7 @@ def _first(r: list[Any]) -> Any:
 def record_submits(store: SqliteStore, conn: sqlite3.Connection,
                    outcomes: Sequence[SubmitOutcome]) -> list[Any]:
     rows = {r[_ID]: r for r in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID,
-                                                _json([o.segment_id for o in outcomes]))}
+                                                (_json([o.segment_id for o in outcomes]),))}
     t = now()
     results: list[Any] = [None] * len(outcomes)
     writes: list[tuple] = []
@@ -293,14 +288,14 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
     ids = [r.segment_id for r in receipts if r.segment_id is not None]
     if ids:
         by_id = {row[_ID]: row
-                 for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID, _json(ids))}
+                 for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID, (_json(ids),))}
         for i, r in enumerate(receipts):
             if r.segment_id is not None:
                 found[i] = by_id.get(r.segment_id)
     if len(ids) < len(receipts):
         pairs = [(r.integration, r.vendor_ids[0]) if r.segment_id is None and r.vendor_ids
                  else ("", "") for r in receipts]
-        for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_VENDOR_ID, _json(pairs), at=1):
+        for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_VENDOR_ID, (_json(pairs),), at=1):
             # Two segments with one vendor id (an SMSC reusing ids): the per-item
             # op picks among them.
             found[row[0]] = None if row[0] in found else row[1]
