@@ -763,6 +763,11 @@ async def test_a_dead_writer_thread_closes_the_store_instead_of_hanging(db, key)
                 await s.accept_message(*mt(i))
             with pytest.raises(StoreClosed):
                 await s.accept_message(*mt(i))
+    # Let the thread finish dying here, so its exception is reported (and
+    # ignored) in this test rather than in whichever test runs next.
+    for t in threading.enumerate():
+        if t.name == "byosms-store-writer":
+            await trio.to_thread.run_sync(t.join, 5)
 
 
 async def test_checkpointer_keeps_the_wal_small_while_the_writer_never_checkpoints(db, key):
