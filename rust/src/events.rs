@@ -38,11 +38,6 @@ fn state_default(state: &str) -> (i64, &'static str) {
     }
 }
 
-/// A payload field that is absent or null.
-fn is_none(v: Option<&Value>) -> bool {
-    matches!(v, None | Some(Value::Null))
-}
-
 /// An optional string field: Ok(None) absent/null, Err for another type.
 fn opt_str<'a>(p: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ()> {
     match p.get(key) {
@@ -216,9 +211,9 @@ fn push_event(out: &mut String, cursor: i64, s: &Status<'_>, at: &str) {
     if m == "queued" || m == "en_route" {
         // A non-final roll-up carries no final code of its own.
         push_status(out, cursor, s, m, mcode, mcause, false, at);
-    } else if m == seg {
-        push_status(out, cursor, s, m, code, cause, false, at);
     } else {
+        // The event's code, else the message state's default (the segment's
+        // when the segment decided it, as usual).
         push_status(out, cursor, s, m, s.code.unwrap_or(mcode), s.cause.unwrap_or(mcause), false, at);
     }
 }
@@ -238,10 +233,10 @@ pub fn status_frame(heads: &str, payloads: &str) -> Option<(String, i64)> {
     out.push('[');
     let mut last_at: (f64, String) = (f64::NAN, String::new());
     for (k, ((cursor, kind, created), p)) in heads.iter().zip(&payloads).enumerate() {
-        if kind != "status" || is_none(p.get("message_id")) {
+        if kind != "status" {
             return None;
         }
-        let s = read_status(p).ok()?;
+        let s = read_status(p).ok()?; // refuses a missing or non-string message_id
         // The events of one store transaction share its time.
         if last_at.0 != *created {
             last_at = (*created, rfc3339(*created)?);

@@ -86,8 +86,6 @@ _PROVIDERS = typing.get_args(Provider)
 _INTEGRATION_STATES = typing.get_args(IntegrationState)
 #: Entries of the writer's message-facts cache before it starts over (~100 B each).
 MSG_INFO_CACHE = 200_000
-#: Message state of a one-segment message from its segment's state (S13).
-_SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
 #: How long a connection waits for a lock held by another process (ms).
 BUSY_TIMEOUT_MS = 5000
 #: How often the checkpointer copies the WAL into the database (s). The
@@ -896,7 +894,7 @@ class SqliteStore:
             self._remember(seg.message_id, info)
         bu, client_ref, count = info
         if count == 1:
-            new = _SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
+            new = sqlite_sets.SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
         else:
             counts = dict(
                 conn.execute(

@@ -102,7 +102,7 @@ _SQL_STATUS_EVENTS = (
     "SELECT value ->> 0, 'status', substr(?3, value ->> 1, value ->> 2), ?2 FROM json_each(?1)"
 )
 #: Message state of a one-segment message from its segment's state (S13).
-_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
+SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
 
 
 def _json(value: Any) -> bytes:
@@ -164,7 +164,7 @@ def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Change
     info = store._msg_info
     for c in changed:
         seg = c.seg
-        new = _ROLLUP.get(seg.state, "queued")
+        new = SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
         final = new == "delivered" or new == "failed"
         moved = new != c.mstate and c.mstate != "failed"
         if moved:
