@@ -34,6 +34,11 @@ accept_item = st.tuples(
     st.sampled_from(["i1", "i1", "i1", "gone", "nope"]),  # integration
     st.sampled_from([None, None, "k1", "k2"]),        # idempotency key
     st.sampled_from(["hi", "hi", "a\x00b", "Grüße €", "😀 x" * 40]),  # text
+    # The fields the set path's inserts take as parameters, shared by a group
+    # of rows: sender, encoding and dcs, and how segments are concatenated.
+    st.sampled_from(["+1", "+1", "ACME"]),            # source
+    st.sampled_from([("gsm7", 0), ("ucs2", 8)]),      # encoding, dcs
+    st.sampled_from(["plain", "udh", "sar"]),         # segments' esm_class / SAR fields
 )
 submit_item = st.tuples(st.integers(0, 50), st.sampled_from(
     ["ok", "ok", "ok", "transient", "permanent", "no_vendor_id"]), st.booleans())
@@ -69,11 +74,13 @@ def dump(db: str) -> tuple:
     c = sqlite3.connect(db)
     try:
         msgs = c.execute("SELECT id, state, generic_code, generic_cause, text, client_ref, "
-                         "idempotency_key, segment_count FROM messages ORDER BY id").fetchall()
+                         "idempotency_key, segment_count, integration_id, business_unit, "
+                         "source, destination, encoding, dcs, direction FROM messages "
+                         "ORDER BY id").fetchall()
         segs = c.execute(
             "SELECT message_id, idx, short_message, state, attempts, vendor_message_id, "
-            "generic_code, generic_cause, vendor_code FROM segments "
-            "ORDER BY message_id, idx").fetchall()
+            "generic_code, generic_cause, vendor_code, esm_class, dcs, sar_ref, sar_total, "
+            "sar_seq, integration_id FROM segments ORDER BY message_id, idx").fetchall()
         per_msg: dict[str, list] = {}
         for type_, payload in c.execute("SELECT type, payload FROM events ORDER BY cursor"):
             p = payload if isinstance(payload, str) else payload.decode()
@@ -109,13 +116,17 @@ def test_set_ops_match_per_item_ops(actions):
             for kind, arg in actions:
                 if kind == "accept":
                     items = []
-                    for segs, dest, integ, key, text in arg:
+                    for segs, dest, integ, key, text, source, (enc, dcs), concat in arg:
                         n_msg += 1
                         mid = f"m{n_msg:03d}"
-                        items.append((Message(mid, "mt", integ, "bu", "+1", dest, text, "gsm7",
-                                              0, segs, client_ref=f"r{n_msg}"),
-                                      [Segment(0, "", k, f"{mid}/{k}".encode() + b"\x00\xff" * k) for k in
-                                       range(segs)], key))
+                        sar = concat == "sar" and segs > 1
+                        items.append((Message(mid, "mt", integ, "bu", source, dest, text, enc,
+                                              dcs, segs, client_ref=f"r{n_msg}"),
+                                      [Segment(0, "", k, f"{mid}/{k}".encode() + b"\x00\xff" * k,
+                                               0x40 if concat == "udh" and segs > 1 else 0, dcs,
+                                               n_msg if sar else None, segs if sar else None,
+                                               k + 1 if sar else None)
+                                       for k in range(segs)], key))
                     ra, rb = await both(lambda s: s.accept_messages(items))
                     for r in ra:
                         if isinstance(r, Accepted) and not r.duplicate:
