@@ -39,6 +39,7 @@ accept_item = st.tuples(
     st.sampled_from(["+1", "+1", "ACME"]),            # source
     st.sampled_from([("gsm7", 0), ("ucs2", 8)]),      # encoding, dcs
     st.sampled_from(["plain", "udh", "sar"]),         # segments' esm_class / SAR fields
+    st.sampled_from(["bu", "bu", "bu2"]),             # business unit (events per unit)
 )
 submit_item = st.tuples(st.integers(0, 50), st.sampled_from(
     ["ok", "ok", "ok", "transient", "permanent", "no_vendor_id"]), st.booleans())
@@ -116,11 +117,11 @@ def test_set_ops_match_per_item_ops(actions):
             for kind, arg in actions:
                 if kind == "accept":
                     items = []
-                    for segs, dest, integ, key, text, source, (enc, dcs), concat in arg:
+                    for segs, dest, integ, key, text, source, (enc, dcs), concat, bu in arg:
                         n_msg += 1
                         mid = f"m{n_msg:03d}"
                         sar = concat == "sar" and segs > 1
-                        items.append((Message(mid, "mt", integ, "bu", source, dest, text, enc,
+                        items.append((Message(mid, "mt", integ, bu, source, dest, text, enc,
                                               dcs, segs, client_ref=f"r{n_msg}"),
                                       [Segment(0, "", k, f"{mid}/{k}".encode() + b"\x00\xff" * k,
                                                0x40 if concat == "udh" and segs > 1 else 0, dcs,
@@ -182,6 +183,60 @@ def test_set_ops_match_per_item_ops(actions):
 
     with tempfile.TemporaryDirectory() as tmp:
         trio.run(run, tmp)
+
+
+def test_batches_across_business_units_and_outcomes_name_their_own_events():
+    """One batch of submit results and one of receipts over two business units
+    and mixed outcomes (the set path writes one statement per unit and per
+    outcome): every result's cursor is its own message's event, stored under
+    its unit, and each unit reads its events in the batch's order."""
+    async def run(db: str) -> None:
+        async with open_sqlite_store(db, key=os.urandom(32)) as s:
+            for bu in ("bu1", "bu2"):
+                await s.create_integration(bu, "smpp", "x", {}, state="active", id=f"i-{bu}")
+            items = [(Message("", "mt", f"i-bu{1 + k % 2}", f"bu{1 + k % 2}", "+1", f"+2{k}",
+                              f"hi {k}", "gsm7", 0, 1), [Segment(0, "", 0, b"hi")], None)
+                     for k in range(12)]
+            accepted = await s.accept_messages(items)
+            ids = [r.message.id for r in accepted]
+            segs = {}
+            for bu in ("bu1", "bu2"):
+                segs.update({g.message_id: g for g in await s.claim_segments(f"i-{bu}", 100)})
+            before = {bu: s_ for bu, s_ in [("bu1", 0), ("bu2", 0)]}
+            for bu in before:
+                before[bu] = max([e.cursor for e in await s.events_after(bu, 0, 1000)], default=0)
+            submitted = await s.record_submits(
+                [SubmitOutcome(segment_id=segs[m].id, vendor_message_id=f"v{k}")
+                 for k, m in enumerate(ids)])
+            assert all(isinstance(r, Segment) and r.state == "submitted" for r in submitted)
+            outcomes = ["delivered", "failed", "delivered", "submitted"]
+            receipts = [Receipt(integration=f"i-bu{1 + k % 2}", vendor_ids=(f"v{k}",),
+                                segment_id=segs[m].id, state=outcomes[k % 4],
+                                generic_code=10 if outcomes[k % 4] == "failed" else 0,
+                                generic_cause="X" if outcomes[k % 4] == "failed" else "OK",
+                                vendor_code=k % 3)
+                        for k, m in enumerate(ids)]
+            results = await s.record_receipts(receipts)
+            assert s.careful_batches == 0
+            for k, (m, r) in enumerate(zip(ids, results)):
+                assert isinstance(r, ReceiptResult) and r.segment.message_id == m
+                events = {e.cursor: e for e in await s.events_after(f"bu{1 + k % 2}", 0, 1000)}
+                assert events[r.event_cursor].payload["message_id"] == m
+                assert events[r.event_cursor].payload["segment_state"] == outcomes[k % 4]
+                stored = await s.get_message(m)
+                assert (stored.state, stored.generic_code) == (
+                    {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
+                    [outcomes[k % 4]], 10 if outcomes[k % 4] == "failed" else (
+                        0 if outcomes[k % 4] == "delivered" else None))
+            for bu in ("bu1", "bu2"):
+                mine = [m for k, m in enumerate(ids) if f"bu{1 + k % 2}" == bu]
+                events = [e for e in await s.events_after(bu, before[bu], 1000)]
+                # Submitted events first (one batch), then the receipts', each in batch order.
+                assert [e.payload["message_id"] for e in events] == mine + mine
+                assert all(e.business_unit == bu for e in events)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trio.run(run, os.path.join(tmp, "s.db"))
 
 
 def test_regular_gateway_batches_take_the_set_path():

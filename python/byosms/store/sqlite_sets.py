@@ -4,8 +4,9 @@ The per-item ops in sqlite.py (`_accept_op`, `_submit_op`, `_receipt_op`) run
 three to five statements per message, each a Python -> SQLite round trip; at
 gateway rates that round-trip overhead, not SQLite, was most of the writer
 thread's time. Here a batch reads what it needs in one statement (ids passed as
-one JSON array through `json_each`) and writes with one `executemany` per
-table. Results are the same records the per-item ops return.
+one JSON array through `json_each`) and writes each table with one statement
+per set of values its rows share (rows as a JSON array, the shared values as
+parameters). Results are the same records the per-item ops return.
 
 Only the regular case goes this way: one-segment messages (their roll-up needs
 no count of sibling segments), a segment named once in the batch, the expected
@@ -81,25 +82,25 @@ _SQL_SUBMITTED = (
     "FROM (SELECT value ->> 0 AS id, value ->> 1 AS v FROM json_each(?1)) AS j "
     "WHERE segments.id = j.id AND segments.state = 'in_flight'"
 )
+# Receipts and roll-ups of a batch mostly carry the same state, code and cause
+# (as accepted rows share their sender, see _SQL_INSERT_MESSAGES): those are
+# parameters, one statement per distinct set, and the rows are bare ids.
 _SQL_RECEIPTED = (
-    "UPDATE segments SET state = j.st, generic_code = j.gc, generic_cause = j.gk, "
-    "vendor_code = j.vc, updated = ?2 "
-    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS st, value ->> 2 AS gc, value ->> 3 AS gk, "
-    "value ->> 4 AS vc FROM json_each(?1)) AS j "
-    "WHERE segments.id = j.id AND segments.state NOT IN ('delivered', 'failed')"
+    "UPDATE segments SET state = ?3, generic_code = ?4, generic_cause = ?5, vendor_code = ?6, "
+    "updated = ?2 WHERE id IN (SELECT value FROM json_each(?1)) "
+    "AND state NOT IN ('delivered', 'failed')"
 )
 _SQL_ROLLUP = (
-    "UPDATE messages SET state = j.st, generic_code = j.gc, generic_cause = j.gk, updated = ?2 "
-    "FROM (SELECT value ->> 0 AS id, value ->> 1 AS st, value ->> 2 AS gc, value ->> 3 AS gk "
-    "FROM json_each(?1)) AS j WHERE messages.id = j.id"
+    "UPDATE messages SET state = ?3, generic_code = ?4, generic_cause = ?5, updated = ?2 "
+    "WHERE id IN (SELECT value FROM json_each(?1))"
 )
 # Payloads (JSON already) travel as one BLOB (?3) that each row slices
 # (1-based offset, length): parsing and re-serialising them as part of the
 # JSON array cost SQLite more than the insert itself. They stay BLOBs, as the
-# per-item path writes them.
+# per-item path writes them. One statement per business unit (?4).
 _SQL_STATUS_EVENTS = (
     "INSERT INTO events (business_unit, type, payload, created) "
-    "SELECT value ->> 0, 'status', substr(?3, value ->> 1, value ->> 2), ?2 FROM json_each(?1)"
+    "SELECT ?4, 'status', substr(?3, value ->> 0, value ->> 1), ?2 FROM json_each(?1)"
 )
 #: Message state of a one-segment message from its segment's state (S13).
 SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
@@ -156,20 +157,23 @@ def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Change
     messages: message states and `status` events; (message state, cursor) each."""
     if not changed:
         return []
-    updates: list[tuple] = []
-    events: list[tuple] = []
-    payloads: list[bytes] = []
-    offset = 1
+    # message ids by (state, code, cause); per business unit [slices, payloads, next offset, items]
+    updates: dict[tuple, list[str]] = {}
+    units: dict[str, list[Any]] = {}
     states: list[str] = []
     info = store._msg_info
-    for c in changed:
+    for k, c in enumerate(changed):
         seg = c.seg
         new = SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
         final = new == "delivered" or new == "failed"
         moved = new != c.mstate and c.mstate != "failed"
         if moved:
-            updates.append((seg.message_id, new, seg.generic_code if final else None,
-                            seg.generic_cause if final else None))
+            key = (new, seg.generic_code, seg.generic_cause) if final else (new, None, None)
+            ids = updates.get(key)
+            if ids is None:
+                updates[key] = [seg.message_id]
+            else:
+                ids.append(seg.message_id)
         elif new != "failed":
             new = c.mstate
         if final:
@@ -188,19 +192,27 @@ def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Change
             "vendor_code": seg.vendor_code,
             "vendor_message_id": seg.vendor_message_id,
         })
-        events.append((c.bu, offset, len(payload)))
-        payloads.append(payload)
-        offset += len(payload)
-    if updates:
-        conn.execute(_SQL_ROLLUP, (_json(updates), t))
-    # One writer inside one transaction: AUTOINCREMENT gave the rows
-    # consecutive cursors ending at the last one inserted.
-    blob = b"".join(payloads)
-    if b"\\u0000" in blob:
-        raise StoreError("a NUL character in a batch: re-run item by item")  # see _json
-    last = conn.execute(_SQL_STATUS_EVENTS, (_json(events), t, blob)).lastrowid
-    first = last - len(events) + 1  # type: ignore[operator]
-    return [(s, first + k) for k, s in enumerate(states)]
+        unit = units.get(c.bu)
+        if unit is None:
+            unit = units[c.bu] = [[], [], 1, []]
+        unit[0].append((unit[2], len(payload)))
+        unit[1].append(payload)
+        unit[2] += len(payload)
+        unit[3].append(k)
+    for (state, code, cause), ids in updates.items():
+        conn.execute(_SQL_ROLLUP, (_json(ids), t, state, code, cause))
+    cursors = [0] * len(changed)
+    for bu, (slices, payloads, _, items) in units.items():
+        blob = b"".join(payloads)
+        if b"\\u0000" in blob:
+            raise StoreError("a NUL character in a batch: re-run item by item")  # see _json
+        # One writer inside one transaction: AUTOINCREMENT gave the rows
+        # consecutive cursors ending at the last one inserted.
+        last = conn.execute(_SQL_STATUS_EVENTS, (_json(slices), t, blob, bu)).lastrowid
+        first = last - len(slices) + 1  # type: ignore[operator]
+        for j, k in enumerate(items):
+            cursors[k] = first + j
+    return list(zip(states, cursors))
 
 
 # --- claiming ------------------------------------------------------------------
@@ -301,7 +313,7 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
             found[row[0]] = None if row[0] in found else row[1]
     t = now()
     results: list[Any] = [None] * len(receipts)
-    writes: list[tuple] = []
+    writes: dict[tuple, list[int]] = {}
     changed: list[_Changed] = []
     where: list[int] = []
     rest: list[int] = []
@@ -323,11 +335,17 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
         seen.add(r[_ID])
         seg = _segment_of(r, rc.state, r[_VENDOR_ID], rc.generic_code, rc.generic_cause,
                           rc.vendor_code, t)
-        writes.append((r[_ID], rc.state, rc.generic_code, rc.generic_cause, rc.vendor_code))
+        key = (rc.state, rc.generic_code, rc.generic_cause, rc.vendor_code)
+        ids = writes.get(key)
+        if ids is None:
+            writes[key] = [r[_ID]]
+        else:
+            ids.append(r[_ID])
         changed.append(_Changed(seg, r[_BU], r[_REF], r[_MSTATE]))
         where.append(i)
     if writes:
-        if conn.execute(_SQL_RECEIPTED, (_json(writes), t)).rowcount != len(writes):
+        if sum(conn.execute(_SQL_RECEIPTED, (_json(ids), t, *key)).rowcount
+               for key, ids in writes.items()) != len(changed):
             raise StoreError("segments changed under the receipt batch")  # re-run carefully
         for i, c, (state, cursor) in zip(where, changed, _roll_up(store, conn, changed, t)):
             results[i] = ReceiptResult(c.seg, state, cursor)  # type: ignore[arg-type]
