@@ -14,7 +14,10 @@
 //! field of an unexpected JSON type, a time before 1970) makes `status_frame`
 //! answer `None`, and the caller takes the Python path for that page.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 /// The API `state` of a stored segment state.
 fn segment_state(stored: &str) -> &'static str {
@@ -38,21 +41,130 @@ fn state_default(state: &str) -> (i64, &'static str) {
     }
 }
 
-/// An optional string field: Ok(None) absent/null, Err for another type.
-fn opt_str<'a>(p: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ()> {
-    match p.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(()),
+/// A stored status payload's fields, read straight from its JSON: strings
+/// borrowed where they need no unescaping, no map of owned keys and values.
+/// A field of an unexpected JSON type fails the read (the caller then leaves
+/// the page to Python); unknown fields are skipped; a repeated field takes
+/// its last value, as Python's json does.
+#[derive(Default)]
+struct Payload<'a> {
+    message_id: Option<Cow<'a, str>>,
+    client_ref: Option<Cow<'a, str>>,
+    segment_index: Option<i64>,
+    segment_count: Option<i64>,
+    segment_state: Option<Cow<'a, str>>,
+    /// Absent: None; present: Some (a present null would be a null state,
+    /// which only Python says how to show).
+    message_state: Option<Option<Cow<'a, str>>>,
+    message_state_changed: Option<bool>,
+    generic_code: Option<i64>,
+    generic_cause: Option<Cow<'a, str>>,
+    vendor_code: Option<VendorCode<'a>>,
+}
+
+/// `vendor_code`: shown as a string whether stored as a string or an integer.
+enum VendorCode<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+}
+
+/// A string that borrows from the input when it can.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
-/// An optional integer field (JSON booleans and floats are not integers here).
-fn opt_int(p: &Map<String, Value>, key: &str) -> Result<Option<i64>, ()> {
-    match p.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(()),
-        Some(_) => Err(()),
+impl<'de> Deserialize<'de> for VendorCode<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VendorCode<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an integer")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(VendorCode::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(VendorCode::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(VendorCode::Str(Cow::Owned(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(VendorCode::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                i64::try_from(v)
+                    .map(VendorCode::Int)
+                    .map_err(|_| E::custom("beyond i64"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An optional value: null reads as None.
+fn nullable<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    map: &mut A,
+) -> Result<Option<T>, A::Error> {
+    map.next_value::<Option<T>>()
+}
+
+fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+    Ok(nullable::<Text<'de>, A>(map)?.map(|t| t.0))
+}
+
+impl<'de> Deserialize<'de> for Payload<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Payload<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a status payload object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut p = Payload::default();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    match &*key.0 {
+                        "message_id" => p.message_id = text(&mut map)?,
+                        "client_ref" => p.client_ref = text(&mut map)?,
+                        "segment_index" => p.segment_index = nullable(&mut map)?,
+                        "segment_count" => p.segment_count = nullable(&mut map)?,
+                        "segment_state" => p.segment_state = text(&mut map)?,
+                        "message_state" => p.message_state = Some(text(&mut map)?),
+                        "message_state_changed" => p.message_state_changed = nullable(&mut map)?,
+                        "generic_code" => p.generic_code = nullable(&mut map)?,
+                        "generic_cause" => p.generic_cause = text(&mut map)?,
+                        "vendor_code" => p.vendor_code = nullable(&mut map)?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -67,54 +179,53 @@ struct Status<'a> {
     moved: bool,
     code: Option<i64>,
     cause: Option<&'a str>,
-    vendor_code: Option<String>,
+    vendor_code: Option<Cow<'a, str>>,
 }
 
-fn read_status(p: &Map<String, Value>) -> Result<Status<'_>, ()> {
-    let message_id = match p.get("message_id") {
-        Some(Value::String(s)) => s.as_str(),
-        _ => return Err(()),
-    };
-    let segment = match opt_int(p, "segment_index")? {
-        Some(i) => Some(i.checked_add(1).ok_or(())?),
+fn read_status<'a>(p: &'a Payload<'_>) -> Option<Status<'a>> {
+    let segment = match p.segment_index {
+        Some(i) => Some(i.checked_add(1)?),
         None => None,
-    };
-    // A null state reads as "unknown", as in Python; another type is left to it.
-    let stored_state = opt_str(p, "segment_state")?;
-    let moved = match p.get("message_state_changed") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(_) => return Err(()),
     };
     // p.get("message_state", "unknown"): a present null would be a null state.
-    let message_state = match p.get("message_state") {
+    let message_state = match &p.message_state {
         None => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(()),
+        Some(Some(s)) => Some(&**s),
+        Some(None) => return None,
     };
-    let vendor_code = match p.get("vendor_code") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.as_i64().ok_or(())?.to_string()),
-        Some(_) => return Err(()),
-    };
-    Ok(Status {
-        message_id,
-        client_ref: opt_str(p, "client_ref")?,
+    Some(Status {
+        message_id: p.message_id.as_deref()?, // a missing or null message_id is refused
+        client_ref: p.client_ref.as_deref(),
         segment,
-        segments: opt_int(p, "segment_count")?,
-        segment_state: segment_state(stored_state.unwrap_or("")),
+        segments: p.segment_count,
+        // A null state reads as "unknown", as in Python.
+        segment_state: segment_state(p.segment_state.as_deref().unwrap_or("")),
         message_state,
-        moved,
-        code: opt_int(p, "generic_code")?,
-        cause: opt_str(p, "generic_cause")?,
-        vendor_code,
+        moved: p.message_state_changed.unwrap_or(false),
+        code: p.generic_code,
+        cause: p.generic_cause.as_deref(),
+        vendor_code: match &p.vendor_code {
+            None => None,
+            Some(VendorCode::Str(s)) => Some(Cow::Borrowed(&**s)),
+            Some(VendorCode::Int(i)) => Some(Cow::Owned(i.to_string())),
+        },
     })
 }
 
 fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        // Nothing to escape (ids, states, causes): as it is.
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // serde_json escapes as JSON requires; writing a &str cannot fail.
     out.push_str(&serde_json::to_string(s).expect("a str is always JSON"));
+}
+
+fn push_int(out: &mut String, i: i64) {
+    out.push_str(itoa::Buffer::new().format(i));
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as `byosms.api.server._rfc3339` writes it:
@@ -165,23 +276,23 @@ fn push_status(
     at: &str,
 ) {
     out.push_str("{\"type\":\"status\",\"cursor\":");
-    out.push_str(&cursor.to_string());
+    push_int(out, cursor);
     out.push_str(",\"message_id\":");
     push_json_str(out, s.message_id);
     out.push_str(",\"state\":");
     push_json_str(out, state);
     out.push_str(",\"generic_code\":");
-    out.push_str(&code.to_string());
+    push_int(out, code);
     out.push_str(",\"generic_cause\":");
     push_json_str(out, cause);
     if segment {
         if let Some(i) = s.segment {
             out.push_str(",\"segment\":");
-            out.push_str(&i.to_string());
+            push_int(out, i);
         }
         if let Some(n) = s.segments {
             out.push_str(",\"segments\":");
-            out.push_str(&n.to_string());
+            push_int(out, n);
         }
     }
     if let Some(v) = &s.vendor_code {
@@ -214,7 +325,16 @@ fn push_event(out: &mut String, cursor: i64, s: &Status<'_>, at: &str) {
     } else {
         // The event's code, else the message state's default (the segment's
         // when the segment decided it, as usual).
-        push_status(out, cursor, s, m, s.code.unwrap_or(mcode), s.cause.unwrap_or(mcause), false, at);
+        push_status(
+            out,
+            cursor,
+            s,
+            m,
+            s.code.unwrap_or(mcode),
+            s.cause.unwrap_or(mcause),
+            false,
+            at,
+        );
     }
 }
 
@@ -223,9 +343,9 @@ fn push_event(out: &mut String, cursor: i64, s: &Status<'_>, at: &str) {
 /// a plain status event. `heads`: JSON `[[cursor, type, created], ...]`;
 /// `payloads`: their stored JSON objects, comma-separated, in the same order.
 pub fn status_frame(heads: &str, payloads: &str) -> Option<(String, i64)> {
-    let heads: Vec<(i64, String, f64)> = serde_json::from_str(heads).ok()?;
-    let payloads: Vec<Map<String, Value>> =
-        serde_json::from_str(&format!("[{payloads}]")).ok()?;
+    let heads: Vec<(i64, Text<'_>, f64)> = serde_json::from_str(heads).ok()?;
+    let page = format!("[{payloads}]");
+    let payloads: Vec<Payload<'_>> = serde_json::from_str(&page).ok()?;
     if heads.is_empty() || heads.len() != payloads.len() {
         return None;
     }
@@ -233,10 +353,10 @@ pub fn status_frame(heads: &str, payloads: &str) -> Option<(String, i64)> {
     out.push('[');
     let mut last_at: (f64, String) = (f64::NAN, String::new());
     for (k, ((cursor, kind, created), p)) in heads.iter().zip(&payloads).enumerate() {
-        if kind != "status" {
+        if kind.0 != "status" {
             return None;
         }
-        let s = read_status(p).ok()?; // refuses a missing or non-string message_id
+        let s = read_status(p)?;
         // The events of one store transaction share its time.
         if last_at.0 != *created {
             last_at = (*created, rfc3339(*created)?);
@@ -253,13 +373,13 @@ pub fn status_frame(heads: &str, payloads: &str) -> Option<(String, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn frame(p: &str) -> Option<Value> {
-        status_frame("[[7,\"status\",1700000000.25]]", p)
-            .map(|(t, last)| {
-                assert_eq!(last, 7);
-                serde_json::from_str(&t).unwrap()
-            })
+        status_frame("[[7,\"status\",1700000000.25]]", p).map(|(t, last)| {
+            assert_eq!(last, 7);
+            serde_json::from_str(&t).unwrap()
+        })
     }
 
     #[test]
@@ -311,9 +431,37 @@ mod tests {
     }
 
     #[test]
+    fn escaped_repeated_and_unknown_fields_read_as_python_reads_them() {
+        // Escapes (owned strings), a repeated key (the last one wins), an
+        // unknown key with a nested value (skipped), an escaped key.
+        let v = frame(
+            r#"{"message_id":"first","message_id":"m\"1\u00e9","extra":{"a":[1,{"b":null}]},
+               "segment_st\u0061te":"delivered","message_state":"delivered",
+               "message_state_changed":false,"vendor_code":"x\ty","client_ref":"\u2028"}"#,
+        )
+        .unwrap();
+        assert_eq!(v[0]["message_id"], "m\"1\u{e9}");
+        assert_eq!(v[0]["state"], "delivered");
+        assert_eq!(v[0]["vendor_code"], "x\ty");
+        assert_eq!(v[0]["client_ref"], "\u{2028}");
+        assert_eq!(v.as_array().unwrap().len(), 1);
+        // Integers beyond i64 are not codes this path shows.
+        assert!(frame(r#"{"message_id":"m","vendor_code":9223372036854775808}"#).is_none());
+        assert!(frame(r#"{"message_id":"m","segment_index":9223372036854775807}"#).is_none());
+        assert_eq!(
+            frame(r#"{"message_id":"m","vendor_code":-9223372036854775808}"#).unwrap()[0]
+                ["vendor_code"],
+            "-9223372036854775808"
+        );
+    }
+
+    #[test]
     fn dates_match_the_calendar() {
         assert_eq!(rfc3339(0.0).unwrap(), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400.5).unwrap(), "2000-02-29T00:00:00.500Z");
-        assert_eq!(rfc3339(253_402_300_799.0).unwrap(), "9999-12-31T23:59:59.000Z");
+        assert_eq!(
+            rfc3339(253_402_300_799.0).unwrap(),
+            "9999-12-31T23:59:59.000Z"
+        );
     }
 }
