@@ -736,10 +736,14 @@ class Gateway:
             state = "delivered" if r.state == DELIVERED else "failed"
         else:
             state = "submitted"
+        segment_id = int(r.segment_id) if r.segment_id and r.segment_id.isdigit() else None
         return Receipt(
             integration=iid,
-            vendor_ids=tuple(receipt_id_keys(r.vendor_message_id)),
-            segment_id=int(r.segment_id) if r.segment_id and r.segment_id.isdigit() else None,
+            # The store matches by vendor id only when the engine could not
+            # say which segment it is: then every form of the id counts.
+            vendor_ids=(r.vendor_message_id,) if segment_id is not None
+            else tuple(receipt_id_keys(r.vendor_message_id)),
+            segment_id=segment_id,
             state=state,  # type: ignore[arg-type]
             generic_code=int(r.generic_code),
             generic_cause=r.cause,

@@ -89,6 +89,8 @@ RETRY_BACKOFF_INITIAL = 1.0
 #: How long a receipt that overtook its submit_sm_resp waits for it (the
 #: response is on the wire already: milliseconds, normally).
 EARLY_RECEIPT_HOLD = 5.0
+#: Senders whose outbound_source() answer is kept (see SmppIntegration._prepare).
+_SOURCE_CACHE = 1024
 
 #: SMPP 3.4 section 5.2.12: esm_class bits 2-5 (message type); 0001 = SMSC
 #: delivery receipt. UDHI = bit 6.
@@ -213,6 +215,10 @@ class SmppIntegration:
         self._can_transmit = config.bind_type != "receiver"
         self._nursery_cm: Any = None
         self._nursery: trio.Nursery | None = None
+        #: outbound_source() per sender (few senders, many messages each).
+        self._sources: dict[str, tuple[str, int, int]] = {}
+        #: submit_sm fields per (dcs, esm_class, TON/NPIs): one dict for them all.
+        self._fields: dict[tuple[int, ...], dict[str, Any]] = {}
 
     # --- events -------------------------------------------------------------
 
@@ -365,9 +371,15 @@ class SmppIntegration:
 
     def _prepare(self, message: OutboundMessage) -> list[tuple[TrackedSegment, str, str, bytes, dict[str, Any]]]:
         cfg = self.config
-        src, ston, snpi = outbound_source(
-            message.source, plus_prefix=cfg.outbound_plus_prefix, ton=cfg.source_ton, npi=cfg.source_npi
-        )
+        source = self._sources.get(message.source)
+        if source is None:
+            source = outbound_source(
+                message.source, plus_prefix=cfg.outbound_plus_prefix, ton=cfg.source_ton,
+                npi=cfg.source_npi)
+            if len(self._sources) >= _SOURCE_CACHE:
+                self._sources.clear()
+            self._sources[message.source] = source
+        src, ston, snpi = source
         dst, dton, dnpi = outbound_destination(
             message.destination, ton=cfg.destination_ton, npi=cfg.destination_npi
         )
@@ -378,18 +390,33 @@ class SmppIntegration:
             raise ValueError(f"{len(ids)} segment_ids for {count} segments")
         track = MessageTrack(count)
         jobs = []
+        fields_of = self._fields
         for n, (sm, dcs, esm, tlvs) in enumerate(parts, 1):
-            fields = {
-                "data_coding": dcs,
-                "esm_class": esm,
-                "registered_delivery": REGISTERED_DELIVERY,
-                "source_addr_ton": ston,
-                "source_addr_npi": snpi,
-                "dest_addr_ton": dton,
-                "dest_addr_npi": dnpi,
-            }
             if tlvs:
-                fields["tlvs"] = tlvs
+                fields = {
+                    "data_coding": dcs,
+                    "esm_class": esm,
+                    "registered_delivery": REGISTERED_DELIVERY,
+                    "source_addr_ton": ston,
+                    "source_addr_npi": snpi,
+                    "dest_addr_ton": dton,
+                    "dest_addr_npi": dnpi,
+                    "tlvs": tlvs,
+                }
+            else:
+                # Shared by every segment with these values: read, never changed.
+                key = (dcs, esm, ston, snpi, dton, dnpi)
+                fields = fields_of.get(key)  # type: ignore[assignment]
+                if fields is None:
+                    fields = fields_of[key] = {
+                        "data_coding": dcs,
+                        "esm_class": esm,
+                        "registered_delivery": REGISTERED_DELIVERY,
+                        "source_addr_ton": ston,
+                        "source_addr_npi": snpi,
+                        "dest_addr_ton": dton,
+                        "dest_addr_npi": dnpi,
+                    }
             jobs.append((TrackedSegment(message.message_id, ids[n - 1], n, count, track), src, dst, sm, fields))
         return jobs
 
