@@ -22,6 +22,8 @@ from byosms.schemas.records import (
     SubmitError,
     SubmitOutcome,
 )
+from byosms.api.server import event_messages
+from byosms.schemas import api
 from byosms.secret import Secret
 from byosms.store import (
     Conflict,
@@ -223,6 +225,33 @@ async def test_accept_claim_submit_receipt_one_segment(store):
                                                state="delivered"))
     assert again.segment.id == seg.id and again.event_cursor is None
     assert len(await store.events_after("bu1", 0, 100)) == 2
+
+
+async def test_status_payloads_are_stored_without_their_none_fields(store, db):
+    """None fields stay out of the stored JSON (StatusPayload); events_after
+    gives every field back, and the API shows the same either way."""
+    i = await integration(store)
+    acc = await store.accept_message(*mt(i), None)
+    (seg,) = await store.claim_segments(i.id, 10)
+    await store.record_submit(seg.id, "vend-9")
+    c = sqlite3.connect(db)
+    try:
+        raw = c.execute("SELECT payload FROM events").fetchone()[0]
+    finally:
+        c.close()
+    stored = msgspec.json.decode(raw)
+    assert stored["message_id"] == acc.message.id and stored["vendor_message_id"] == "vend-9"
+    for k in ("client_ref", "generic_code", "generic_cause", "vendor_code"):
+        assert k not in stored
+    (ev,) = await store.events_after("bu1", 0, 10)
+    assert {k: ev.payload[k] for k in ("client_ref", "generic_code", "generic_cause",
+                                       "vendor_code", "vendor_message_id")} == {
+        "client_ref": None, "generic_code": None, "generic_cause": None,
+        "vendor_code": None, "vendor_message_id": "vend-9"}
+    frame, last = await store.status_frame_after("bu1", 0, 10)
+    assert last == ev.cursor
+    assert msgspec.json.decode(frame) == [
+        msgspec.json.decode(api.encoder.encode(x)) for x in event_messages(ev)]
 
 
 async def test_multi_segment_rollup(store):

@@ -66,6 +66,8 @@ from byosms.schemas.records import (
     Receipt,
     ReceiptResult,
     Segment,
+    STATUS_OPTIONAL,
+    StatusPayload,
     SubmitError,
     SubmitOutcome,
     id_maker,
@@ -177,8 +179,16 @@ def _page_events(business_unit: str, heads: str, payloads: str | bytes) -> list[
     for the payloads."""
     if isinstance(payloads, str):
         payloads = payloads.encode()
-    return [Event(c, business_unit, t, p, created) for (c, t, created), p in
-            zip(_event_heads_decode(heads), _payloads_decode(b"[%b]" % payloads))]
+    events = [Event(c, business_unit, t, p, created) for (c, t, created), p in
+              zip(_event_heads_decode(heads), _payloads_decode(b"[%b]" % payloads))]
+    for e in events:
+        if e.type == "status":
+            # Stored without its None fields (StatusPayload): whole again here.
+            p = e.payload
+            for k in STATUS_OPTIONAL:
+                if k not in p:
+                    p[k] = None
+    return events
 
 
 def _api_key(row: tuple) -> ApiKey:
@@ -923,19 +933,9 @@ class SqliteStore:
                                (seg.message_id,)).fetchone()[0]
         if final:
             self._msg_info.pop(seg.message_id, None)
-        payload = {
-            "message_id": seg.message_id,
-            "client_ref": client_ref,
-            "segment_index": seg.index,
-            "segment_count": count,
-            "segment_state": seg.state,
-            "message_state": new,
-            "message_state_changed": changed,
-            "generic_code": seg.generic_code,
-            "generic_cause": seg.generic_cause,
-            "vendor_code": seg.vendor_code,
-            "vendor_message_id": seg.vendor_message_id,
-        }
+        payload = StatusPayload(seg.message_id, seg.index, count, seg.state, new, changed,
+                                client_ref, seg.generic_code, seg.generic_cause,
+                                seg.vendor_code, seg.vendor_message_id)
         cursor = conn.execute(_SQL_INSERT_EVENT, (bu, "status", _json_encode(payload), t)).lastrowid
         return new, cursor  # type: ignore[return-value]
 

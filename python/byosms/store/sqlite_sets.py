@@ -32,6 +32,7 @@ from byosms.schemas.records import (
     Receipt,
     ReceiptResult,
     Segment,
+    StatusPayload,
     SubmitOutcome,
     now,
 )
@@ -179,19 +180,9 @@ def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Change
         if final:
             info.pop(seg.message_id, None)
         states.append(new)
-        payload = _json_encode({
-            "message_id": seg.message_id,
-            "client_ref": c.ref,
-            "segment_index": seg.index,
-            "segment_count": 1,
-            "segment_state": seg.state,
-            "message_state": new,
-            "message_state_changed": moved,
-            "generic_code": seg.generic_code,
-            "generic_cause": seg.generic_cause,
-            "vendor_code": seg.vendor_code,
-            "vendor_message_id": seg.vendor_message_id,
-        })
+        payload = _json_encode(StatusPayload(
+            seg.message_id, seg.index, 1, seg.state, new, moved, c.ref, seg.generic_code,
+            seg.generic_cause, seg.vendor_code, seg.vendor_message_id))
         unit = units.get(c.bu)
         if unit is None:
             unit = units[c.bu] = [[], [], 1, []]
