@@ -112,84 +112,58 @@ class _Batcher(Generic[T, R]):
                  max_batch: int = WRITE_BATCH) -> None:
         self._fn = fn
         self._max = max_batch
-        self._items: list[tuple[T, _Slot]] = []
+        #: Callers' items, a list per call (`many` hands in thousands a
+        #: second: no object per item), and who waits for their results.
+        self._entries: list[tuple[Sequence[T], _Waiting]] = []
         self._wake = trio.Event()
 
     async def __call__(self, item: T) -> R:
-        slot = _Slot()
-        self._items.append((item, slot))
-        self._wake.set()
-        await slot.done.wait()
-        if isinstance(slot.result, BaseException):
-            raise slot.result
-        return slot.result  # type: ignore[no-any-return]
+        (result,) = await self.many((item,))
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     async def many(self, items: Sequence[T]) -> list[R | BaseException]:
         """Several items, one wait: their results (or errors), in order."""
-        group = _Group(len(items))
-        for k, item in enumerate(items):
-            self._items.append((item, _GroupSlot(group, k)))
+        if not items:
+            return []
+        waiting = _Waiting()
+        self._entries.append((items, waiting))
         self._wake.set()
-        if items:
-            await group.done.wait()
-        return group.results
+        await waiting.done.wait()
+        return waiting.results
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
-            if not self._items:
+            if not self._entries:
                 self._wake = trio.Event()
                 await self._wake.wait()
-            batch, self._items = self._items[:self._max], self._items[self._max:]
+            # Whole calls, up to max_batch items (a larger call goes alone).
+            entries = self._entries
+            n = total = 0
+            while n < len(entries) and (n == 0 or total + len(entries[n][0]) <= self._max):
+                total += len(entries[n][0])
+                n += 1
+            batch, self._entries = entries[:n], entries[n:]
+            items = batch[0][0] if n == 1 else [x for part, _ in batch for x in part]
             try:
-                results: Sequence[Any] = await self._fn([item for item, _ in batch])
+                results: Sequence[Any] = await self._fn(items)
             except Exception as e:  # noqa: BLE001 - every caller of the batch gets it
-                results = [e] * len(batch)
-            for (_, slot), res in zip(batch, results):
-                slot.result = res
-                slot.done.set()
+                results = [e] * total
+            at = 0
+            for part, waiting in batch:
+                waiting.results = list(results[at:at + len(part)])
+                at += len(part)
+                waiting.done.set()
 
 
-class _Slot:
-    __slots__ = ("done", "result")
+class _Waiting:
+    __slots__ = ("done", "results")
 
     def __init__(self) -> None:
         self.done = trio.Event()
-        self.result: Any = None
-
-
-class _Group:
-    __slots__ = ("done", "results", "pending")
-
-    def __init__(self, n: int) -> None:
-        self.done = trio.Event()
-        self.results: list[Any] = [None] * n
-        self.pending = n
-
-
-class _GroupSlot:
-    """A _Slot look-alike for one item of `_Batcher.many`: one event per group."""
-
-    __slots__ = ("group", "index", "done")
-
-    def __init__(self, group: _Group, index: int) -> None:
-        self.group = group
-        self.index = index
-        self.done = self
-
-    @property
-    def result(self) -> Any:
-        return self.group.results[self.index]
-
-    @result.setter
-    def result(self, value: Any) -> None:
-        self.group.results[self.index] = value
-
-    def set(self) -> None:
-        g = self.group
-        g.pending -= 1
-        if g.pending == 0:
-            g.done.set()
+        self.results: list[Any] = []
 
 
 class _Gauge:

@@ -383,6 +383,21 @@ class SmppIntegration:
         dst, dton, dnpi = outbound_destination(
             message.destination, ton=cfg.destination_ton, npi=cfg.destination_npi
         )
+        fields_of = self._fields
+        segs = message.segments
+        if segs is not None and len(segs) == 1 and segs[0].sar is None and not segs[0].payload:
+            # The gateway's usual case (a stored segment as it is): no parts to make.
+            one = segs[0]
+            ids = message.segment_ids
+            if ids is not None and len(ids) != 1:
+                raise ValueError(f"{len(ids)} segment_ids for 1 segments")
+            esm = ESM_UDHI if one.udhi else 0
+            fields = fields_of.get((one.data_coding, esm, ston, snpi, dton, dnpi))  # type: ignore[assignment]
+            if fields is None:
+                fields = self._shared_fields(one.data_coding, esm, ston, snpi, dton, dnpi)
+            seg = TrackedSegment(message.message_id, ids[0] if ids else f"{message.message_id}:1",
+                                 1, 1, MessageTrack(1))
+            return [(seg, src, dst, one.short_message, fields)]
         parts = self._parts(message)
         count = len(parts)
         ids = message.segment_ids or [f"{message.message_id}:{n}" for n in range(1, count + 1)]
@@ -390,7 +405,6 @@ class SmppIntegration:
             raise ValueError(f"{len(ids)} segment_ids for {count} segments")
         track = MessageTrack(count)
         jobs = []
-        fields_of = self._fields
         for n, (sm, dcs, esm, tlvs) in enumerate(parts, 1):
             if tlvs:
                 fields = {
@@ -404,21 +418,26 @@ class SmppIntegration:
                     "tlvs": tlvs,
                 }
             else:
-                # Shared by every segment with these values: read, never changed.
-                key = (dcs, esm, ston, snpi, dton, dnpi)
-                fields = fields_of.get(key)  # type: ignore[assignment]
+                fields = fields_of.get((dcs, esm, ston, snpi, dton, dnpi))  # type: ignore[assignment]
                 if fields is None:
-                    fields = fields_of[key] = {
-                        "data_coding": dcs,
-                        "esm_class": esm,
-                        "registered_delivery": REGISTERED_DELIVERY,
-                        "source_addr_ton": ston,
-                        "source_addr_npi": snpi,
-                        "dest_addr_ton": dton,
-                        "dest_addr_npi": dnpi,
-                    }
+                    fields = self._shared_fields(dcs, esm, ston, snpi, dton, dnpi)
             jobs.append((TrackedSegment(message.message_id, ids[n - 1], n, count, track), src, dst, sm, fields))
         return jobs
+
+    def _shared_fields(self, dcs: int, esm: int, ston: int, snpi: int, dton: int, dnpi: int
+                       ) -> dict[str, Any]:
+        """The submit_sm fields of every segment with these values: one dict,
+        read and never changed."""
+        fields = self._fields[(dcs, esm, ston, snpi, dton, dnpi)] = {
+            "data_coding": dcs,
+            "esm_class": esm,
+            "registered_delivery": REGISTERED_DELIVERY,
+            "source_addr_ton": ston,
+            "source_addr_npi": snpi,
+            "dest_addr_ton": dton,
+            "dest_addr_npi": dnpi,
+        }
+        return fields
 
     async def submit_many(
         self,
@@ -442,23 +461,33 @@ class SmppIntegration:
         n = len(messages)
         out: list[Any] = [None] * n
         jobs: list[tuple[int, int, tuple[TrackedSegment, str, str, bytes, dict[str, Any]]]] = []
-        slots: list[list[SubmitResult | None]] = []
+        # Per message with several segments, their results so far (None for
+        # one segment: its result is the message's, no bookkeeping).
+        slots: list[list[SubmitResult | None] | None] = [None] * n
+        remaining: list[int] = [0] * n
+        prepare = self._prepare
         for i, m in enumerate(messages):
             try:
-                prepared = self._prepare(m)
+                prepared = prepare(m)
             except Exception as e:  # AddressError / SmppError / ValueError: this message only
                 out[i] = e
-                slots.append([])
                 continue
-            slots.append([None] * len(prepared))
-            jobs.extend((i, k, job) for k, job in enumerate(prepared))
-        remaining = [len(x) for x in slots]
+            if len(prepared) == 1:
+                jobs.append((i, 0, prepared[0]))
+                continue
+            slots[i] = [None] * len(prepared)
+            remaining[i] = len(prepared)
+            jobs.extend([(i, k, job) for k, job in enumerate(prepared)])
 
         def finish(i: int, k: int, result: SubmitResult) -> None:
-            slots[i][k] = result
-            remaining[i] -= 1
-            if remaining[i] == 0 and out[i] is None:
-                out[i] = slots[i]
+            mine = slots[i]
+            if mine is not None:
+                mine[k] = result
+                remaining[i] -= 1
+                if remaining[i]:
+                    return
+            if out[i] is None:
+                out[i] = [result] if mine is None else mine
                 if on_done is not None:
                     on_done(i)
 
