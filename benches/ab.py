@@ -12,7 +12,8 @@ gateway's by thread), the quantity a change to the code actually moves.
 REV's Python package is exported with `git archive` into a temporary
 directory and put first on PYTHONPATH; it runs with this tree's built
 extension (`python/byosms/_core*.so`), so REV must not need a Rust change
-that this tree's extension lacks (build REV's instead for such a comparison).
+that this tree's extension lacks. To compare Rust changes too, build REV's
+extension and give it with `--rev-ext PATH`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("rev", help="git revision to compare this tree against")
     p.add_argument("--pairs", type=int, default=6, help="runs of each side, interleaved")
+    p.add_argument("--rev-ext", type=Path, metavar="PATH",
+                   help="REV's built extension (_core*.so); default: this tree's")
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
     p.epilog = "Arguments after -- go to benches/gateway.py."
@@ -68,7 +71,7 @@ def main() -> int:
                                  cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
         for so in ext:
-            shutil.copy2(so, tmp / "python" / "byosms" / so.name)
+            shutil.copy2(a.rev_ext or so, tmp / "python" / "byosms" / so.name)
         base_env = {**os.environ, "PYTHONPATH": str(tmp / "python")}
         here_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         base: list[float] = []
