@@ -383,7 +383,6 @@ class SmppIntegration:
         dst, dton, dnpi = outbound_destination(
             message.destination, ton=cfg.destination_ton, npi=cfg.destination_npi
         )
-        fields_of = self._fields
         segs = message.segments
         if segs is not None and len(segs) == 1 and segs[0].sar is None and not segs[0].payload:
             # The gateway's usual case (a stored segment as it is): no parts to make.
@@ -391,10 +390,8 @@ class SmppIntegration:
             ids = message.segment_ids
             if ids is not None and len(ids) != 1:
                 raise ValueError(f"{len(ids)} segment_ids for 1 segments")
-            esm = ESM_UDHI if one.udhi else 0
-            fields = fields_of.get((one.data_coding, esm, ston, snpi, dton, dnpi))  # type: ignore[assignment]
-            if fields is None:
-                fields = self._shared_fields(one.data_coding, esm, ston, snpi, dton, dnpi)
+            fields = self._fields_for(one.data_coding, ESM_UDHI if one.udhi else 0,
+                                      ston, snpi, dton, dnpi)
             seg = TrackedSegment(message.message_id, ids[0] if ids else f"{message.message_id}:1",
                                  1, 1, MessageTrack(1))
             return [(seg, src, dst, one.short_message, fields)]
@@ -406,37 +403,28 @@ class SmppIntegration:
         track = MessageTrack(count)
         jobs = []
         for n, (sm, dcs, esm, tlvs) in enumerate(parts, 1):
+            fields = self._fields_for(dcs, esm, ston, snpi, dton, dnpi)
             if tlvs:
-                fields = {
-                    "data_coding": dcs,
-                    "esm_class": esm,
-                    "registered_delivery": REGISTERED_DELIVERY,
-                    "source_addr_ton": ston,
-                    "source_addr_npi": snpi,
-                    "dest_addr_ton": dton,
-                    "dest_addr_npi": dnpi,
-                    "tlvs": tlvs,
-                }
-            else:
-                fields = fields_of.get((dcs, esm, ston, snpi, dton, dnpi))  # type: ignore[assignment]
-                if fields is None:
-                    fields = self._shared_fields(dcs, esm, ston, snpi, dton, dnpi)
+                fields = {**fields, "tlvs": tlvs}  # the shared dict stays as it is
             jobs.append((TrackedSegment(message.message_id, ids[n - 1], n, count, track), src, dst, sm, fields))
         return jobs
 
-    def _shared_fields(self, dcs: int, esm: int, ston: int, snpi: int, dton: int, dnpi: int
-                       ) -> dict[str, Any]:
+    def _fields_for(self, dcs: int, esm: int, ston: int, snpi: int, dton: int, dnpi: int
+                    ) -> dict[str, Any]:
         """The submit_sm fields of every segment with these values: one dict,
         read and never changed."""
-        fields = self._fields[(dcs, esm, ston, snpi, dton, dnpi)] = {
-            "data_coding": dcs,
-            "esm_class": esm,
-            "registered_delivery": REGISTERED_DELIVERY,
-            "source_addr_ton": ston,
-            "source_addr_npi": snpi,
-            "dest_addr_ton": dton,
-            "dest_addr_npi": dnpi,
-        }
+        key = (dcs, esm, ston, snpi, dton, dnpi)
+        fields = self._fields.get(key)
+        if fields is None:
+            fields = self._fields[key] = {
+                "data_coding": dcs,
+                "esm_class": esm,
+                "registered_delivery": REGISTERED_DELIVERY,
+                "source_addr_ton": ston,
+                "source_addr_npi": snpi,
+                "dest_addr_ton": dton,
+                "dest_addr_npi": dnpi,
+            }
         return fields
 
     async def submit_many(
