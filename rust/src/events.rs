@@ -69,7 +69,7 @@ enum VendorCode<'a> {
 }
 
 /// A string that borrows from the input when it can.
-struct Text<'a>(Cow<'a, str>);
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -212,7 +212,7 @@ fn read_status<'a>(p: &'a Payload<'_>) -> Option<Status<'a>> {
     })
 }
 
-fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         // Nothing to escape (ids, states, causes): as it is.
         out.push('"');
@@ -224,7 +224,7 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).expect("a str is always JSON"));
 }
 
-fn push_int(out: &mut String, i: i64) {
+pub(crate) fn push_int(out: &mut String, i: i64) {
     out.push_str(itoa::Buffer::new().format(i));
 }
 

@@ -17,6 +17,7 @@ pub mod segment;
 pub mod reassembly;
 pub mod receipt;
 pub mod events;
+pub mod store_sets;
 
 #[cfg(feature = "python")]
 mod py;
@@ -33,5 +34,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::text::register(m)?;
     py::receipt::register(m)?;
     py::events::register(m)?;
+    py::store_sets::register(m)?;
     Ok(())
 }

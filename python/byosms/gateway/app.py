@@ -69,7 +69,7 @@ from byosms.schemas.records import (
     SubmitOutcome,
 )
 from byosms.schemas.smpp import decode_smpp_config
-from byosms.store.base import Conflict, StoreError
+from byosms.store.base import RECORDED, Conflict, StoreError
 from byosms.store.crypto import generate_key
 from byosms.store.sqlite import open_sqlite_store
 
@@ -316,8 +316,10 @@ class Gateway:
                 log.info("requeued %d segments that were in flight at the last stop",
                          raw.recovered_in_flight)
             store = self.store = _PipelineStore(raw, self._poke)
-            self._record_submits = _Batcher(store.record_submits)
-            self._record_receipts = _Batcher(store.record_receipts)
+            # The pipeline reads only errors (and unmatched receipts) from
+            # these: the store need not read back what it wrote to answer.
+            self._record_submits = _Batcher(functools.partial(store.record_submits, details=False))
+            self._record_receipts = _Batcher(functools.partial(store.record_receipts, details=False))
             self.inbound = InboundHandler(store)
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -733,7 +735,7 @@ class Gateway:
         for r, x in zip(rs, res):
             if isinstance(x, BaseException):
                 raise x  # answered with a temporary error: the SMSC redelivers
-            if x.segment is None:
+            if x is not RECORDED and x.segment is None:
                 log.info("receipt for unknown vendor id %s on %s dropped",
                          r.vendor_message_id, iid)
 
@@ -760,7 +762,7 @@ class Gateway:
         res = await self._record_receipts(receipt)  # type: ignore[misc]
         if isinstance(res, StoreError):
             raise res  # answered with a temporary error: the SMSC redelivers
-        if res.segment is None:
+        if res is not RECORDED and res.segment is None:
             log.info("receipt for unknown vendor id %s on %s dropped", r.vendor_message_id, iid)
 
     async def _on_mo(self, iid: str, m: Any) -> None:

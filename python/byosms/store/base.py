@@ -39,6 +39,21 @@ class StoreError(Exception):
     """Base of store errors."""
 
 
+class _Recorded:
+    """See RECORDED."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "RECORDED"
+
+
+#: The answer of `record_submits` / `record_receipts` with `details=False` for
+#: an item written as asked whose record was not read back (the batch path);
+#: items the per-item path took still come back as their record or error.
+RECORDED: Any = _Recorded()
+
+
 class NotFound(StoreError, LookupError):
     pass
 
@@ -130,8 +145,12 @@ class Store(Protocol):
     ) -> Segment: ...
 
     async def record_submits(
-        self, outcomes: Sequence[SubmitOutcome]
-    ) -> list[Segment | StoreError]: ...
+        self, outcomes: Sequence[SubmitOutcome], *, details: bool = True
+    ) -> list[Segment | StoreError]:
+        """Per outcome its segment as recorded, or the error; `details=False`
+        (for a caller that looks only for errors): RECORDED where the record
+        would only have been read back for the answer."""
+        ...
 
     async def find_segment_by_vendor_id(
         self, integration: str, keys: Sequence[str]
@@ -147,8 +166,12 @@ class Store(Protocol):
     async def record_receipt(self, receipt: Receipt) -> ReceiptResult: ...
 
     async def record_receipts(
-        self, receipts: Sequence[Receipt]
-    ) -> list[ReceiptResult | StoreError]: ...
+        self, receipts: Sequence[Receipt], *, details: bool = True
+    ) -> list[ReceiptResult | StoreError]:
+        """Per receipt its result or error; `details=False` as in
+        `record_submits` (a receipt that matched no segment still gives
+        ReceiptResult(None))."""
+        ...
 
     async def record_inbound(self, message: Message, payload: dict[str, Any]) -> Event:
         """An MO message and its `inbound` event, committed together."""

@@ -976,9 +976,12 @@ class SqliteStore:
         failed, status event); transient -> back to queued for another attempt."""
         return await self._write(self._submit_op, segment_id, vendor_message_id, error)
 
-    async def record_submits(self, outcomes: Sequence[SubmitOutcome]) -> list[Segment | StoreError]:
+    async def record_submits(self, outcomes: Sequence[SubmitOutcome], *, details: bool = True
+                             ) -> list[Segment | StoreError]:
         def op(conn: sqlite3.Connection) -> list[Segment | StoreError]:
             if not self._careful:
+                if not details:
+                    return sqlite_sets.record_submits_quietly(self, conn, outcomes)
                 return sqlite_sets.record_submits(self, conn, outcomes)
             return [
                 _in_savepoint(self, conn, self._submit_op, conn, o.segment_id, o.vendor_message_id,
@@ -1073,10 +1076,12 @@ class SqliteStore:
         `status` event, in one transaction. No match -> ReceiptResult(None)."""
         return await self._write(self._receipt_op, receipt)
 
-    async def record_receipts(self, receipts: Sequence[Receipt]
+    async def record_receipts(self, receipts: Sequence[Receipt], *, details: bool = True
                               ) -> list[ReceiptResult | StoreError]:
         def op(conn: sqlite3.Connection) -> list[ReceiptResult | StoreError]:
             if not self._careful:
+                if not details:
+                    return sqlite_sets.record_receipts_quietly(self, conn, receipts)
                 return sqlite_sets.record_receipts(self, conn, receipts)
             return [_in_savepoint(self, conn, self._receipt_op, conn, r) for r in receipts]
 

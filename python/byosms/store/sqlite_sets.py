@@ -36,7 +36,8 @@ from byosms.schemas.records import (
     SubmitOutcome,
     now,
 )
-from byosms.store.base import NotFound, StoreError
+from byosms._core import plan_receipts, plan_submits
+from byosms.store.base import RECORDED, NotFound, StoreError
 
 if TYPE_CHECKING:
     from byosms.store.sqlite import SqliteStore
@@ -340,6 +341,91 @@ def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
             raise StoreError("segments changed under the receipt batch")  # re-run carefully
         for i, c, (state, cursor) in zip(where, changed, _roll_up(store, conn, changed, t)):
             results[i] = ReceiptResult(c.seg, state, cursor)  # type: ignore[arg-type]
+    for i in rest:
+        results[i] = store._receipt_op(conn, receipts[i])
+    return results
+
+
+# --- the same, answering only errors --------------------------------------------
+
+# A segment with the facts the roll-up needs, nothing for an answer (no body):
+# the row `_core.plan_submits` / `plan_receipts` read (rust/src/store_sets.rs).
+_LEAN_JSON = (
+    "json_array(s.id, s.message_id, s.idx, s.state, s.vendor_message_id, s.generic_code, "
+    "s.generic_cause, s.vendor_code, m.business_unit, m.client_ref, m.segment_count, m.state)"
+)
+_SQL_LEAN_BY_ID = (
+    f"SELECT json_group_array({_LEAN_JSON}) FROM segments s JOIN messages m "
+    "ON m.id = s.message_id WHERE s.id IN (SELECT value FROM json_each(?))"
+)
+_SQL_LEAN_BY_VENDOR_ID = (
+    f"SELECT json_group_array(json_array(j.key, {_LEAN_JSON})) FROM json_each(?) j "
+    "JOIN segments s ON s.integration_id = j.value ->> 0 AND s.vendor_message_id = j.value ->> 1 "
+    "JOIN messages m ON m.id = s.message_id"
+)
+_REFUSED = "a NUL character in a batch: re-run item by item"  # see _json
+
+
+def _apply_roll_up(store: SqliteStore, conn: sqlite3.Connection, roll: Any, t: float) -> None:
+    """Execute a `_core` plan's roll-up: message states, status events."""
+    updates, units, finals = roll
+    for state, code, cause, ids in updates:
+        conn.execute(_SQL_ROLLUP, (ids, t, state, code, cause))
+    for bu, slices, blob in units:
+        conn.execute(_SQL_STATUS_EVENTS, (slices, t, blob, bu))
+    forget = store._msg_info.pop
+    for message_id in finals:
+        forget(message_id, None)
+
+
+def record_submits_quietly(store: SqliteStore, conn: sqlite3.Connection,
+                           outcomes: Sequence[SubmitOutcome]) -> list[Any]:
+    """`record_submits` for a caller that reads only errors (the gateway):
+    what the batch path writes answers RECORDED, so no row is read for an
+    answer, and the checking, grouping and status payloads are the Rust
+    core's (`_core.plan_submits`), without the GIL. The rest as above."""
+    heads = conn.execute(_SQL_LEAN_BY_ID, (_json([o.segment_id for o in outcomes]),)
+                         ).fetchone()[0]
+    plan = plan_submits(heads, _json_encode(
+        [(o.segment_id, o.vendor_message_id if o.error is None else None) for o in outcomes]))
+    if plan is None:
+        raise StoreError(_REFUSED)
+    writes, written, roll, rest = plan
+    t = now()
+    results: list[Any] = [RECORDED] * len(outcomes)
+    if written:
+        if conn.execute(_SQL_SUBMITTED, (writes, t)).rowcount != written:
+            raise StoreError("segments changed under the submit batch")  # re-run carefully
+        _apply_roll_up(store, conn, roll, t)
+    for i in rest:
+        o = outcomes[i]
+        results[i] = store._submit_op(conn, o.segment_id, o.vendor_message_id, o.error)
+    return results
+
+
+def record_receipts_quietly(store: SqliteStore, conn: sqlite3.Connection,
+                            receipts: Sequence[Receipt]) -> list[Any]:
+    """`record_receipts` as `record_submits_quietly` is `record_submits`."""
+    ids = [r.segment_id for r in receipts if r.segment_id is not None]
+    by_id = conn.execute(_SQL_LEAN_BY_ID, (_json(ids),)).fetchone()[0] if ids else "[]"
+    by_vendor = "[]"
+    if len(ids) < len(receipts):
+        pairs = [(r.integration, r.vendor_ids[0]) if r.segment_id is None and r.vendor_ids
+                 else ("", "") for r in receipts]
+        by_vendor = conn.execute(_SQL_LEAN_BY_VENDOR_ID, (_json(pairs),)).fetchone()[0]
+    plan = plan_receipts(by_id, by_vendor, _json_encode(
+        [(r.segment_id, bool(r.vendor_ids), r.state, r.generic_code, r.generic_cause,
+          r.vendor_code) for r in receipts]))
+    if plan is None:
+        raise StoreError(_REFUSED)
+    writes, written, roll, rest = plan
+    t = now()
+    results: list[Any] = [RECORDED] * len(receipts)
+    if written:
+        if sum(conn.execute(_SQL_RECEIPTED, (ids, t, state, code, cause, vendor_code)).rowcount
+               for state, code, cause, vendor_code, ids in writes) != written:
+            raise StoreError("segments changed under the receipt batch")  # re-run carefully
+        _apply_roll_up(store, conn, roll, t)
     for i in rest:
         results[i] = store._receipt_op(conn, receipts[i])
     return results

@@ -6,3 +6,4 @@ pub mod pdu;
 pub mod text;
 pub mod receipt;
 pub mod events;
+pub mod store_sets;
