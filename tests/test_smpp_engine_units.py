@@ -53,6 +53,14 @@ def test_roll_up_properties(states: list[int | None]) -> None:
 # --- addresses (S2, S3) ------------------------------------------------------------
 
 
+@given(st.lists(st.one_of(st.none(), st.integers(0, 9)), min_size=1, max_size=4))
+def test_track_state_is_roll_up(states: list[int | None]) -> None:
+    # MessageTrack takes a shortcut for one segment; it must say what roll_up says.
+    track = MessageTrack(len(states))
+    track.states[:] = states
+    assert track.state() == roll_up(states)
+
+
 def test_outbound_source_rules() -> None:
     assert outbound_source("+4915112345678", plus_prefix=False, ton=1, npi=1) == ("4915112345678", 1, 1)
     assert outbound_source("+4915112345678", plus_prefix=True, ton=1, npi=1) == ("+4915112345678", 1, 1)

@@ -19,7 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 from byosms._core import receipt_id_keys
-from byosms.providers.smpp.messages import FAILED_STATES, REJECTED, MessageState, roll_up
+from byosms.providers.smpp.messages import (
+    DELIVERED,
+    FAILED_STATES,
+    REJECTED,
+    MessageState,
+    roll_up,
+)
 
 #: Segments awaiting a final receipt, per integration. Receipts usually come
 #: within seconds; the store (issue 5) covers the ones that come days later.
@@ -37,7 +43,11 @@ class MessageTrack:
         self.states: list[int | None] = [None] * count
 
     def state(self) -> MessageState:
-        return roll_up(self.states)
+        states = self.states
+        if len(states) == 1:  # most messages: roll_up without its generality
+            s = states[0]
+            return "failed" if s in FAILED_STATES else "delivered" if s == DELIVERED else "en_route"
+        return roll_up(states)
 
 
 class TrackedSegment:
