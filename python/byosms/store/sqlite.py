@@ -756,7 +756,7 @@ class SqliteStore:
     def _prepare_accept(
         self, message: Message, segments: Sequence[Segment], idempotency_key: str | None,
         t: float | None = None, make_id: Callable[[], str] | None = None,
-    ) -> tuple[Message, tuple, list[tuple]]:
+    ) -> tuple[Message, list[tuple]]:
         if message.direction != "mt":
             raise InvalidRecord("accept_message takes outbound (mt) messages")
         if message.segment_count != len(segments) or not segments:
@@ -772,24 +772,19 @@ class SqliteStore:
             created=t,
             updated=t,
         )
-        mrow = (
-            msg.id, "mt", msg.integration, msg.business_unit, msg.source, msg.destination,
-            msg.text, msg.encoding, msg.dcs, msg.segment_count, "queued", None, None,
-            msg.client_ref, idempotency_key, t, t,
-        )
         srows = [
             (msg.id, s.index, s.short_message, s.esm_class, s.dcs, s.sar_ref, s.sar_total,
              s.sar_seq, msg.integration, t)
             for s in segments
         ]
-        return msg, mrow, srows
+        return msg, srows
 
     def _remember(self, message_id: str, info: tuple[str, str | None, int]) -> None:
         if len(self._msg_info) >= MSG_INFO_CACHE:
             self._msg_info.clear()
         self._msg_info[message_id] = info
 
-    def _accept_op(self, conn: sqlite3.Connection, msg: Message, mrow: tuple, srows: list[tuple],
+    def _accept_op(self, conn: sqlite3.Connection, msg: Message, srows: list[tuple],
                    check_opt_out: bool) -> Accepted:
         # One statement for the three checks: it runs for every message.
         state, opted_out, first = conn.execute(
@@ -807,7 +802,11 @@ class SqliteStore:
             raise NotFound(f"no integration {msg.integration!r}")
         if opted_out:
             raise OptedOut(f"{msg.destination} opted out of messages from {msg.source}")
-        conn.execute(_SQL_INSERT_MESSAGE, mrow)
+        conn.execute(_SQL_INSERT_MESSAGE, (
+            msg.id, "mt", msg.integration, msg.business_unit, msg.source, msg.destination,
+            msg.text, msg.encoding, msg.dcs, msg.segment_count, "queued", None, None,
+            msg.client_ref, msg.idempotency_key, msg.created, msg.updated,
+        ))
         conn.executemany(_SQL_INSERT_SEGMENT, srows)
         self._remember(msg.id, (msg.business_unit, msg.client_ref, msg.segment_count))
         return Accepted(msg, False)
@@ -827,8 +826,8 @@ class SqliteStore:
         `check_opt_out`, a recipient opted out from the sender raises OptedOut
         (the check and the insert are one transaction). A deleted or unknown
         integration raises NotFound; an inactive one queues (S12)."""
-        msg, mrow, srows = self._prepare_accept(message, segments, idempotency_key)
-        return await self._write(self._accept_op, msg, mrow, srows, check_opt_out)
+        msg, srows = self._prepare_accept(message, segments, idempotency_key)
+        return await self._write(self._accept_op, msg, srows, check_opt_out)
 
     async def accept_messages(
         self,

@@ -535,7 +535,7 @@ def accept_messages(store: SqliteStore, conn: sqlite3.Connection, prepared: Sequ
         elif i in opted:
             results[i] = OptedOut(f"{m.destination} opted out of messages from {m.source}")
         else:
-            t = p[1][15]
+            t = m.created
             text = m.text.encode()
             g = mgroups.get(mkey := (m.integration, m.business_unit, m.source, m.encoding, m.dcs,
                                      m.segment_count))
@@ -544,7 +544,7 @@ def accept_messages(store: SqliteStore, conn: sqlite3.Connection, prepared: Sequ
             g[0].append((m.id, m.destination, g[2], len(text), m.client_ref, m.idempotency_key))
             g[1].append(text)
             g[2] += len(text)
-            for row in p[2]:
+            for row in p[1]:
                 body = row[2]
                 if row[5] is not None or row[6] is not None or row[7] is not None:  # SAR
                     sar_rows.append((row[0], row[1], sar_at, len(body), *row[3:9]))
