@@ -115,12 +115,14 @@ class ReceiptCorrelator:
         keys = receipt_id_keys(vendor_id)
         seg.vendor_id = vendor_id
         seg.keys = keys
-        early = self._early_exact.get(keys[0])
-        if early is None:
-            for k in keys[1:]:
-                early = self._early_norm.get(k)
-                if early is not None:
-                    break
+        early = None
+        if self._early_exact or self._early_norm:  # usually none is held
+            early = self._early_exact.get(keys[0])
+            if early is None:
+                for k in keys[1:]:
+                    early = self._early_norm.get(k)
+                    if early is not None:
+                        break
         if early is not None:
             self.release(early)
             early.segment = seg
