@@ -447,6 +447,25 @@ async def test_acks_only_move_forward(env, server):
     await wait_until(acked)
 
 
+async def test_client_holds_at_most_its_buffer_and_loses_nothing(env):
+    lim = limits(event_batch=50)
+    async with open_api_server(env.store, limits=lim) as srv:
+        cursors = await env.store.append_events(
+            [NewEvent("acme", "operational", {"kind": "bind_up", "integration": str(i)})
+             for i in range(1000)])
+        async with connect(url(srv), env.token, event_buffer=120) as c:
+            await trio.sleep(0.3)  # nobody consumes yet: the reader stops
+            # The buffer, plus at most the frame whose events filled it.
+            assert 120 <= c._buffered < 120 + lim.event_batch
+            seen = []
+            async for ev in c.events():
+                seen.append(ev.cursor)
+                if len(seen) == len(cursors):
+                    break
+            assert seen == cursors
+            assert isinstance(await c.send(TO, "after the backlog", from_=SENDER), api.Accepted)
+
+
 async def test_slow_client_does_not_stall_fast_client(env):
     lim = limits(send_queue=2, event_batch=50)
     async with open_api_server(env.store, limits=lim) as srv:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -108,7 +109,14 @@ class Client:
         self.auto_ack = auto_ack
         self._ids = itertools.count(1)
         self._pending: dict[str, _Waiter] = {}
-        self._ev_send, self._ev_recv = trio.open_memory_channel[Event](event_buffer)
+        # A frame's events travel as one list (a channel operation per event
+        # was a fifth of a busy client's time); `_buffered` counts the events
+        # themselves, for the backpressure at `event_buffer`.
+        self._ev_send, self._ev_recv = trio.open_memory_channel[list[Event]](math.inf)
+        self._event_buffer = event_buffer
+        self._buffered = 0
+        self._room = trio.Event()
+        self._reader_waits = False
         self._closed: BaseException | None = None
         self._acked = 0
         #: Errors the gateway sent without a request id (e.g. bad_json).
@@ -207,18 +215,26 @@ class Client:
         unacked = 0
         quiet = 0
         recv = self._ev_recv
+        batch: list[Event] = []
+        pos = 0
         while True:
             if last is not None and self.auto_ack:
                 unacked += 1
             # Buffered events are taken without a checkpoint each (one per
             # event was a third of a busy client's time); the ack, or a
             # checkpoint, every AUTO_ACK_EVERY keeps the loop cancellable.
-            try:
-                ev: Event | None = recv.receive_nowait()
-            except trio.WouldBlock:
-                ev = None
-            except trio.EndOfChannel:
-                return
+            ev: Event | None = None
+            if pos < len(batch):
+                ev = batch[pos]
+                pos += 1
+            else:
+                try:
+                    batch, pos = recv.receive_nowait(), 1
+                    ev = batch[0]
+                except trio.WouldBlock:
+                    pass
+                except trio.EndOfChannel:
+                    return
             if unacked and (ev is None or unacked >= AUTO_ACK_EVERY):
                 try:
                     await self.ack(last)  # type: ignore[arg-type]
@@ -232,9 +248,14 @@ class Client:
                     await trio.lowlevel.checkpoint()
             if ev is None:
                 try:
-                    ev = await recv.receive()
+                    batch, pos = await recv.receive(), 1
                 except trio.EndOfChannel:
                     return
+                ev = batch[0]
+            self._buffered -= 1
+            if self._reader_waits and self._buffered < self._event_buffer:
+                self._reader_waits = False
+                self._room.set()
             last = ev.cursor
             yield ev
 
@@ -249,12 +270,10 @@ class Client:
                 except (msgspec.ValidationError, msgspec.DecodeError) as e:
                     log.warning("unreadable frame from the gateway: %s", e)
                     continue
+                events: list[Event] = []
                 for m in decoded if isinstance(decoded, list) else (decoded,):
                     if isinstance(m, _EVENT_TYPES):
-                        try:
-                            self._ev_send.send_nowait(m)
-                        except trio.WouldBlock:
-                            await self._ev_send.send(m)  # the buffer is full: backpressure
+                        events.append(m)
                         continue
                     rid = getattr(m, "id", None)
                     w = self._pending.get(rid) if rid is not None else None
@@ -262,6 +281,15 @@ class Client:
                         w.put(rid, m)
                     elif isinstance(m, api.Error):
                         self.errors.append(m)
+                if events:
+                    self._ev_send.send_nowait(events)
+                    self._buffered += len(events)
+                    while self._buffered >= self._event_buffer:
+                        # The buffer is full: backpressure (the gateway keeps
+                        # what follows in its store).
+                        self._room = trio.Event()
+                        self._reader_waits = True
+                        await self._room.wait()
         except ConnectionClosed as e:
             self._closed = e
         finally:
