@@ -2,6 +2,7 @@
 `byosms.store.base.Store`; `open_sqlite_store` is the default backend."""
 
 from byosms.store.base import (
+    RECORDED,
     Conflict,
     NotFound,
     SchemaError,
@@ -13,6 +14,7 @@ from byosms.store.crypto import MissingKeyError, SecretKeyError, WrongKeyError, 
 from byosms.store.sqlite import InvalidRecord, OptedOut, SqliteStore, open_sqlite_store
 
 __all__ = [
+    "RECORDED",
     "Conflict",
     "InvalidRecord",
     "MissingKeyError",
