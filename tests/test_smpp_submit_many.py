@@ -220,7 +220,7 @@ async def test_receipt_registered_before_the_group_waits_is_not_held() -> None:
                             on_receipts=on_receipts)
         pdu = _core.decode(_core.encode_deliver_sm(
             1, "4915112345678", "12345", _core.format_receipt("B1", "DELIVRD"), esm_class=4))
-        parsed = integ._parse_receipt(pdu, None)
+        parsed = pdu.receipt()
         integ.correlator.register(TrackedSegment("m", "s1", 1, 1, MessageTrack(1)), "B1")
         statuses = [1]
 

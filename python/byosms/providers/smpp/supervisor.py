@@ -92,10 +92,8 @@ EARLY_RECEIPT_HOLD = 5.0
 #: Senders whose outbound_source() answer is kept (see SmppIntegration._prepare).
 _SOURCE_CACHE = 1024
 
-#: SMPP 3.4 section 5.2.12: esm_class bits 2-5 (message type); 0001 = SMSC
-#: delivery receipt. UDHI = bit 6.
-ESM_TYPE_MASK = 0x3C
-ESM_DELIVERY_RECEIPT = 0x04
+#: SMPP 3.4 section 5.2.12: esm_class UDHI = bit 6. (Which PDUs are receipts
+#: the core says: `Pdu.receipt()`.)
 ESM_UDHI = 0x40
 #: SMPP 3.4 section 5.2.17: registered_delivery 1 = receipt on final outcome (S13).
 REGISTERED_DELIVERY = 1
@@ -103,9 +101,6 @@ REGISTERED_DELIVERY = 1
 ESME_RTHROTTLED = _core.ESME_RTHROTTLED
 ESME_RMSGQFUL = _core.ESME_RMSGQFUL
 ALERT_NOTIFICATION = _core.CMD_ALERT_NOTIFICATION
-TLV_RECEIPTED_MESSAGE_ID = _core.TLV_RECEIPTED_MESSAGE_ID
-TLV_MESSAGE_STATE = _core.TLV_MESSAGE_STATE
-TLV_NETWORK_ERROR_CODE = _core.TLV_NETWORK_ERROR_CODE
 TLV_MESSAGE_PAYLOAD = _core.TLV_MESSAGE_PAYLOAD
 TLV_SAR_MSG_REF_NUM = _core.TLV_SAR_MSG_REF_NUM
 TLV_SAR_TOTAL_SEGMENTS = _core.TLV_SAR_TOTAL_SEGMENTS
@@ -721,10 +716,16 @@ class SmppIntegration:
         returned status goes into the deliver_sm_resp / data_sm_resp."""
         if pdu.command_id == ALERT_NOTIFICATION:
             return 0
-        rid = pdu.tlv(TLV_RECEIPTED_MESSAGE_ID)
-        if rid is not None or pdu.esm_class & ESM_TYPE_MASK == ESM_DELIVERY_RECEIPT:
-            return await self._on_receipt_pdu(pdu, rid, bind)
-        return await self._on_mo_pdu(pdu, bind)
+        try:
+            # The receipt's text and TLVs read in one call into the core; None:
+            # neither the receipt esm_class type nor a receipted_message_id.
+            r = pdu.receipt()
+        except SmppError as e:
+            self._emit("protocol_error", "protocol_error", e.command_status, f"unreadable receipt: {e}", bind)
+            return e.command_status
+        if r is None:
+            return await self._on_mo_pdu(pdu, bind)
+        return await self._on_receipt_one(r, bind)
 
     async def _on_receipt_pdus(self, pdus: list[Pdu], *, bind: int) -> list[int]:
         """Receipts queued together (the bind's dispatcher): those whose
@@ -745,10 +746,11 @@ class SmppIntegration:
         slow: list[int] = []
         lookup = self.correlator.lookup
         for k, pdu in enumerate(pdus):
-            rid = pdu.tlv(TLV_RECEIPTED_MESSAGE_ID)
             try:
-                r = self._parse_receipt(pdu, rid)
+                r = pdu.receipt()
             except SmppError:
+                r = None
+            if r is None:
                 slow.append(k)  # the one-by-one path reports it
                 continue
             seg = lookup(r.message_id)
@@ -825,21 +827,6 @@ class SmppIntegration:
             receipts.append(self._receipt(r, seg, bind, seg is not None))
         await record(receipts, [k for k, _ in early])
 
-    @staticmethod
-    def _parse_receipt(pdu: Pdu, rid: Tlv | None) -> Any:
-        try:
-            sm = pdu.short_message
-        except AttributeError:  # data_sm
-            sm = b""
-        ms = pdu.tlv(TLV_MESSAGE_STATE)
-        nec = pdu.tlv(TLV_NETWORK_ERROR_CODE)
-        return _core.parse_receipt(
-            sm,
-            receipted_message_id=rid.value if rid is not None else None,
-            message_state=ms.value if ms is not None else None,
-            network_error_code=nec.value if nec is not None else None,
-        )
-
     def _receipt(self, r: Any, seg: TrackedSegment | None, bind: int, early: bool) -> DeliveryReceipt:
         """The DeliveryReceipt of a parsed receipt; applies it to ``seg``."""
         vid = r.message_id
@@ -870,12 +857,7 @@ class SmppIntegration:
             early=early,
         )
 
-    async def _on_receipt_pdu(self, pdu: Pdu, rid: Tlv | None, bind: int) -> int:
-        try:
-            r = self._parse_receipt(pdu, rid)
-        except SmppError as e:
-            self._emit("protocol_error", "protocol_error", e.command_status, f"unreadable receipt: {e}", bind)
-            return e.command_status
+    async def _on_receipt_one(self, r: Any, bind: int) -> int:
         vid = r.message_id
         correlator = self.correlator
         seg = correlator.lookup(vid)
