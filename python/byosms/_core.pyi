@@ -742,26 +742,31 @@ def status_frame(heads: str, payloads: str) -> tuple[str, int] | None:
 
 # --- the store's batch planners (rust/src/store_sets.rs) ---
 
-#: A plan's roll-up: message updates (state, code, cause, message ids JSON),
-#: status events per business unit (unit, payload slices JSON, payloads), and
-#: the messages that became final.
+#: A plan's roll-up: message updates (state, code, cause, message ids JSON);
+#: status events per business unit (unit, payload slices JSON, payloads,
+#: count); the messages that became final; per segment written, the message's
+#: state after it and its event's (unit, position in the unit's insert).
 _RollUp = tuple[
     list[tuple[str, int | None, str | None, str]],
-    list[tuple[str, str, bytes]],
+    list[tuple[str, str, bytes, int]],
     list[str],
+    list[tuple[str, int, int]],
 ]
 
-def plan_submits(heads: str, outcomes: bytes) -> tuple[str, int, _RollUp, list[int]] | None:
-    """For `byosms.store.sqlite_sets.record_submits_quietly`: the segment
-    rows (`_SQL_LEAN_BY_ID`) checked against `outcomes` (JSON
-    `[[segment_id, vendor_message_id or null], ...]`): the submit update's
-    JSON, how many it writes, the roll-up, and the positions left to the
-    per-item op. None when a string holds a NUL or the rows are unreadable.
-    Releases the GIL."""
+def plan_submits(
+    heads: str, outcomes: bytes
+) -> tuple[str, list[tuple[int, int]], _RollUp, list[int]] | None:
+    """For `byosms.store.sqlite_sets.record_submits`: the segment rows
+    (`_SQL_LEAN_BY_ID`) checked against `outcomes` (JSON `[[segment_id,
+    vendor_message_id or null], ...]`): the submit update's JSON, the
+    (position, segment id) of each outcome it writes, the roll-up, and the
+    positions left to the per-item op. None when a string holds a NUL or the
+    rows are unreadable. Releases the GIL."""
 
 def plan_receipts(
     by_id: str, by_vendor: str, receipts: bytes
-) -> tuple[list[tuple[str, int | None, str | None, int | None, str]], int, _RollUp, list[int]] | None:
+) -> tuple[list[tuple[str, int | None, str | None, int | None, str]], list[tuple[int, int]],
+           _RollUp, list[int]] | None:
     """`plan_submits` for receipts (JSON `[[segment_id or null, names vendor
     ids, state, generic_code, generic_cause, vendor_code], ...]`): the segment
     updates per (state, code, cause, vendor code) with their ids' JSON."""

@@ -90,8 +90,12 @@ struct Changed<'r, 'a> {
 #[derive(Default)]
 pub struct RollUp {
     pub updates: Vec<(String, Option<i64>, Option<String>, String)>,
-    pub units: Vec<(String, String, Vec<u8>)>,
+    pub units: Vec<(String, String, Vec<u8>, usize)>,
     pub finals: Vec<String>,
+    /// Per segment written, in order: the message's state after it, and its
+    /// event's place (unit, position in the unit's insert): the answer of a
+    /// caller that wants one (cursors follow from each insert's last id).
+    pub events: Vec<(String, usize, usize)>,
 }
 
 /// A JSON array of strings.
@@ -112,7 +116,7 @@ fn roll_up(changed: &[Changed<'_, '_>]) -> RollUp {
     let mut up = RollUp::default();
     let mut update_ids: Vec<Vec<&str>> = Vec::new();
     let mut update_at: HashMap<(&str, Option<i64>, Option<&str>), usize> = HashMap::new();
-    let mut units: Vec<(&str, String, String)> = Vec::new(); // bu, slices, payloads
+    let mut units: Vec<(&str, String, String, usize)> = Vec::new(); // bu, slices, payloads, count
     let mut unit_at: HashMap<&str, usize> = HashMap::new();
     for c in changed {
         let r = c.row;
@@ -152,13 +156,15 @@ fn roll_up(changed: &[Changed<'_, '_>]) -> RollUp {
             up.finals.push(r.message_id.to_string());
         }
         let at = *unit_at.entry(&r.bu).or_insert_with(|| {
-            units.push((&r.bu, String::from("["), String::new()));
+            units.push((&r.bu, String::from("["), String::new(), 0));
             units.len() - 1
         });
-        let (_, slices, payloads) = &mut units[at];
+        let (_, slices, payloads, count) = &mut units[at];
+        up.events.push((new.to_owned(), at, *count));
+        *count += 1;
         let start = payloads.len();
         payload(payloads, c, new, moved);
-        if slices.len() > 1 {
+        if *count > 1 {
             slices.push(',');
         }
         slices.push('[');
@@ -172,9 +178,9 @@ fn roll_up(changed: &[Changed<'_, '_>]) -> RollUp {
     }
     up.units = units
         .into_iter()
-        .map(|(bu, mut slices, payloads)| {
+        .map(|(bu, mut slices, payloads, count)| {
             slices.push(']');
-            (bu.to_owned(), slices, payloads.into_bytes())
+            (bu.to_owned(), slices, payloads.into_bytes(), count)
         })
         .collect();
     up
@@ -225,7 +231,8 @@ fn payload(out: &mut String, c: &Changed<'_, '_>, message_state: &str, moved: bo
 /// positions taken here and those left to the per-item op.
 pub struct Plan<W> {
     pub writes: W,
-    pub written: usize,
+    /// The batch positions the plan writes, and their segments' ids, in order.
+    pub taken: Vec<(usize, i64)>,
     pub roll_up: RollUp,
     pub rest: Vec<usize>,
 }
@@ -254,6 +261,7 @@ pub fn plan_submits(heads: &str, outcomes: &[u8]) -> Option<Plan<String>> {
     let outcomes: Vec<(i64, Option<Text<'_>>)> = serde_json::from_slice(outcomes).ok()?;
     let mut by_id: HashMap<i64, &Row<'_>> = rows.iter().map(|r| (r.id, r)).collect();
     let mut changed = Vec::new();
+    let mut taken = Vec::new();
     let mut rest = Vec::new();
     let mut writes = String::from("[");
     for (i, (sid, vid)) in outcomes.iter().enumerate() {
@@ -276,6 +284,7 @@ pub fn plan_submits(heads: &str, outcomes: &[u8]) -> Option<Plan<String>> {
         writes.push(',');
         push_json_str(&mut writes, v);
         writes.push(']');
+        taken.push((i, *sid));
         changed.push(Changed {
             row: r,
             state: "submitted",
@@ -290,7 +299,7 @@ pub fn plan_submits(heads: &str, outcomes: &[u8]) -> Option<Plan<String>> {
         return None;
     }
     checked(Plan {
-        written: changed.len(),
+        taken,
         roll_up: roll_up(&changed),
         writes,
         rest,
@@ -339,6 +348,7 @@ pub fn plan_receipts(by_id: &str, by_vendor: &str, receipts: &[u8]) -> Option<Pl
         found.insert(*k, if seen { None } else { Some(r) });
     }
     let mut changed = Vec::new();
+    let mut taken = Vec::new();
     let mut rest = Vec::new();
     let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
     let mut unknown = false;
@@ -381,6 +391,7 @@ pub fn plan_receipts(by_id: &str, by_vendor: &str, receipts: &[u8]) -> Option<Pl
             groups.len() - 1
         });
         groups[at].1.push(r.id);
+        taken.push((i, r.id));
         changed.push(Changed {
             row: r,
             state,
@@ -406,7 +417,7 @@ pub fn plan_receipts(by_id: &str, by_vendor: &str, receipts: &[u8]) -> Option<Pl
         .collect();
     // States and causes are bound as parameters: only the payloads may hold a NUL.
     checked(Plan {
-        written: changed.len(),
+        taken,
         roll_up: roll_up(&changed),
         writes,
         rest,
@@ -430,7 +441,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.writes, r#"[[7,"v\"7"]]"#);
-        assert_eq!(p.written, 1);
+        assert_eq!(p.taken, vec![(0, 7)]);
         assert_eq!(p.rest, vec![1, 2, 3, 4]);
         let up = &p.roll_up;
         assert_eq!(
@@ -438,7 +449,8 @@ mod tests {
             vec![("en_route".to_owned(), None, None, r#"["m1"]"#.to_owned())]
         );
         assert_eq!(up.units.len(), 1);
-        let (bu, slices, blob) = &up.units[0];
+        let (bu, slices, blob, n) = &up.units[0];
+        assert_eq!(*n, 1);
         assert_eq!(bu, "bu1");
         let text = std::str::from_utf8(blob).unwrap();
         assert_eq!(
@@ -447,6 +459,7 @@ mod tests {
         );
         assert_eq!(slices, &format!("[[1,{}]]", blob.len()));
         assert!(up.finals.is_empty());
+        assert_eq!(up.events, vec![("en_route".to_owned(), 0, 0)]);
     }
 
     #[test]
@@ -462,7 +475,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.rest, vec![2, 3]);
-        assert_eq!(p.written, 2);
+        assert_eq!(p.taken, vec![(0, 1), (1, 2)]);
         assert_eq!(p.writes.len(), 2);
         assert_eq!(p.writes[0].4, "[1]");
         assert_eq!(
@@ -477,6 +490,10 @@ mod tests {
         );
         assert_eq!(p.roll_up.finals, vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(p.roll_up.units.len(), 2);
+        assert_eq!(
+            p.roll_up.events,
+            vec![("delivered".to_owned(), 0, 0), ("failed".to_owned(), 1, 0)]
+        );
         let failed = std::str::from_utf8(&p.roll_up.units[1].2).unwrap();
         assert!(failed.contains(r#""message_state":"failed","message_state_changed":true,"generic_code":10,"generic_cause":"X","vendor_code":7,"vendor_message_id":"y""#));
     }
@@ -490,7 +507,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.rest, vec![0, 1]);
-        assert_eq!(p.written, 0);
+        assert!(p.taken.is_empty());
     }
 
     #[test]

@@ -195,7 +195,9 @@ class StatusPayload(msgspec.Struct, omit_defaults=True):
     message state it rolled up to (S13). Optional fields that are None are
     left out of the stored JSON (a third of a status row's bytes, written
     twice per message, then checkpointed and read back); readers take a
-    missing field as None, and the store's Event.payload has every field."""
+    missing field as None, and the store's Event.payload has every field.
+    The store's batch path writes the same JSON from the Rust core
+    (rust/src/store_sets.rs `payload`)."""
 
     message_id: str
     segment_index: int

@@ -979,9 +979,7 @@ class SqliteStore:
                              ) -> list[Segment | StoreError]:
         def op(conn: sqlite3.Connection) -> list[Segment | StoreError]:
             if not self._careful:
-                if not details:
-                    return sqlite_sets.record_submits_quietly(self, conn, outcomes)
-                return sqlite_sets.record_submits(self, conn, outcomes)
+                return sqlite_sets.record_submits(self, conn, outcomes, details)
             return [
                 _in_savepoint(self, conn, self._submit_op, conn, o.segment_id, o.vendor_message_id,
                               o.error)
@@ -1079,9 +1077,7 @@ class SqliteStore:
                               ) -> list[ReceiptResult | StoreError]:
         def op(conn: sqlite3.Connection) -> list[ReceiptResult | StoreError]:
             if not self._careful:
-                if not details:
-                    return sqlite_sets.record_receipts_quietly(self, conn, receipts)
-                return sqlite_sets.record_receipts(self, conn, receipts)
+                return sqlite_sets.record_receipts(self, conn, receipts, details)
             return [_in_savepoint(self, conn, self._receipt_op, conn, r) for r in receipts]
 
         return await self._write(op)

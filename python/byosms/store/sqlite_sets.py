@@ -6,7 +6,9 @@ gateway rates that round-trip overhead, not SQLite, was most of the writer
 thread's time. Here a batch reads what it needs in one statement (ids passed as
 one JSON array through `json_each`) and writes each table with one statement
 per set of values its rows share (rows as a JSON array, the shared values as
-parameters). Results are the same records the per-item ops return.
+parameters). Submit results and receipts are checked, grouped and rolled up
+by the Rust core (below). Results are the same records the per-item ops
+return, or RECORDED where the caller asked for no details.
 
 Only the regular case goes this way: one-segment messages (their roll-up needs
 no count of sibling segments), a segment named once in the batch, the expected
@@ -32,7 +34,6 @@ from byosms.schemas.records import (
     Receipt,
     ReceiptResult,
     Segment,
-    StatusPayload,
     SubmitOutcome,
     now,
 )
@@ -52,30 +53,34 @@ _positions_decode = msgspec.json.Decoder(list[int]).decode
 # spent as long waiting to get it back as it spent working; a per-row
 # executemany or fetchall pays that once per row.
 
-# A segment with its message facts, as one JSON array; in place of its
-# short_message the body's length: the bodies come concatenated in a second
-# column (see _rows_and_bodies). Positions: see _segment_of and the _BU..
-# constants.
+# A segment as one JSON array; in place of its short_message the body's
+# length: the bodies come concatenated in a second column (see
+# _rows_and_bodies). The first 16 fields of a Segment, in its order.
 _SEG_JSON = (
     "json_array(s.id, s.message_id, s.idx, length(s.short_message), s.esm_class, s.dcs, "
     "s.sar_ref, s.sar_total, s.sar_seq, s.integration_id, s.state, s.attempts, "
-    "s.vendor_message_id, s.generic_code, s.generic_cause, s.vendor_code, "
-    "m.business_unit, m.client_ref, m.segment_count, m.state)"
+    "s.vendor_message_id, s.generic_code, s.generic_cause, s.vendor_code)"
 )
-_ID, _STATE, _ATTEMPTS, _VENDOR_ID = 0, 10, 11, 12
-_BU, _REF, _COUNT, _MSTATE = 16, 17, 18, 19
-
 _BODIES = "CAST(group_concat(s.short_message, '') AS BLOB)"
+# Segments as written, read back for a caller that wants the records.
 _SQL_SEGMENTS_BY_ID = (
     f"SELECT json_group_array({_SEG_JSON}), {_BODIES} "
-    "FROM segments s JOIN messages m ON m.id = s.message_id "
-    "WHERE s.id IN (SELECT value FROM json_each(?))"
+    "FROM segments s WHERE s.id IN (SELECT value FROM json_each(?))"
+)
+# A segment with the facts the checks and the roll-up need (no body): the row
+# `_core.plan_submits` / `plan_receipts` read (rust/src/store_sets.rs).
+_LEAN_JSON = (
+    "json_array(s.id, s.message_id, s.idx, s.state, s.vendor_message_id, s.generic_code, "
+    "s.generic_cause, s.vendor_code, m.business_unit, m.client_ref, m.segment_count, m.state)"
+)
+_SQL_LEAN_BY_ID = (
+    f"SELECT json_group_array({_LEAN_JSON}) FROM segments s JOIN messages m "
+    "ON m.id = s.message_id WHERE s.id IN (SELECT value FROM json_each(?))"
 )
 # [receipt position, segment...] per match: the segments_vendor_id index
 # serves each (integration, vendor id) pair.
-_SQL_SEGMENTS_BY_VENDOR_ID = (
-    f"SELECT json_group_array(json_array(j.key, {_SEG_JSON})), {_BODIES} "
-    "FROM json_each(?) j "
+_SQL_LEAN_BY_VENDOR_ID = (
+    f"SELECT json_group_array(json_array(j.key, {_LEAN_JSON})) FROM json_each(?) j "
     "JOIN segments s ON s.integration_id = j.value ->> 0 AND s.vendor_message_id = j.value ->> 1 "
     "JOIN messages m ON m.id = s.message_id"
 )
@@ -116,95 +121,20 @@ def _json(value: Any) -> bytes:
     return out
 
 
-def _rows_and_bodies(conn: sqlite3.Connection, sql: str, params: tuple,
-                     at: int = 0) -> list[list[Any]]:
+def _rows_and_bodies(conn: sqlite3.Connection, sql: str, params: tuple) -> list[list[Any]]:
     """Rows of a segment query (a JSON array of rows, and the rows' bodies
     concatenated in the order the rows were aggregated), each segment's
     short_message sliced out of the bodies: hex() and fromhex() cost more than
-    the rest of a row. `at`: where the segment array sits in a row (0: the
-    row is the segment)."""
+    the rest of a row."""
     heads, bodies = conn.execute(sql, params).fetchone()
     rows = _rows_decode(heads)
     bodies = bodies or b""
     pos = 0
     for r in rows:
-        seg = r[at] if at else r
-        n = seg[3]
-        seg[3] = bodies[pos:pos + n]
+        n = r[3]
+        r[3] = bodies[pos:pos + n]
         pos += n
     return rows
-
-
-def _segment_of(r: list[Any], state: str, vendor_id: str | None, code: int | None,
-                cause: str | None, vendor_code: int | None, t: float) -> Segment:
-    return Segment(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                   state, r[11], vendor_id, code, cause, vendor_code, t)
-
-
-class _Changed:
-    """A segment of a one-segment message just written, with its message facts."""
-
-    __slots__ = ("seg", "bu", "ref", "mstate")
-
-    def __init__(self, seg: Segment, bu: str, ref: str | None, mstate: str) -> None:
-        self.seg = seg
-        self.bu = bu
-        self.ref = ref
-        self.mstate = mstate
-
-
-def _roll_up(store: SqliteStore, conn: sqlite3.Connection, changed: list[_Changed], t: float
-             ) -> list[tuple[str, int]]:
-    """The batch form of `SqliteStore._after_segment_change` for one-segment
-    messages: message states and `status` events; (message state, cursor) each."""
-    if not changed:
-        return []
-    # message ids by (state, code, cause); per business unit [slices, payloads, next offset, items]
-    updates: dict[tuple, list[str]] = {}
-    units: dict[str, list[Any]] = {}
-    states: list[str] = []
-    info = store._msg_info
-    for k, c in enumerate(changed):
-        seg = c.seg
-        new = SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
-        final = new == "delivered" or new == "failed"
-        moved = new != c.mstate and c.mstate != "failed"
-        if moved:
-            key = (new, seg.generic_code, seg.generic_cause) if final else (new, None, None)
-            ids = updates.get(key)
-            if ids is None:
-                updates[key] = [seg.message_id]
-            else:
-                ids.append(seg.message_id)
-        elif new != "failed":
-            new = c.mstate
-        if final:
-            info.pop(seg.message_id, None)
-        states.append(new)
-        payload = _json_encode(StatusPayload(
-            seg.message_id, seg.index, 1, seg.state, new, moved, c.ref, seg.generic_code,
-            seg.generic_cause, seg.vendor_code, seg.vendor_message_id))
-        unit = units.get(c.bu)
-        if unit is None:
-            unit = units[c.bu] = [[], [], 1, []]
-        unit[0].append((unit[2], len(payload)))
-        unit[1].append(payload)
-        unit[2] += len(payload)
-        unit[3].append(k)
-    for (state, code, cause), ids in updates.items():
-        conn.execute(_SQL_ROLLUP, (_json(ids), t, state, code, cause))
-    cursors = [0] * len(changed)
-    for bu, (slices, payloads, _, items) in units.items():
-        blob = b"".join(payloads)
-        if b"\\u0000" in blob:
-            raise StoreError("a NUL character in a batch: re-run item by item")  # see _json
-        # One writer inside one transaction: AUTOINCREMENT gave the rows
-        # consecutive cursors ending at the last one inserted.
-        last = conn.execute(_SQL_STATUS_EVENTS, (_json(slices), t, blob, bu)).lastrowid
-        first = last - len(slices) + 1  # type: ignore[operator]
-        for j, k in enumerate(items):
-            cursors[k] = first + j
-    return list(zip(states, cursors))
 
 
 # --- claiming ------------------------------------------------------------------
@@ -247,165 +177,75 @@ def _first(r: list[Any]) -> Any:
     return r[0]
 
 
-# --- submit results --------------------------------------------------------------
+# --- submit results and receipts --------------------------------------------------
 
+# Both read their segments lean, then the Rust core checks them against the
+# batch, groups the writes by the values they share and writes the status
+# payloads (`_core.plan_submits` / `plan_receipts`, without the GIL; on the
+# writer thread this was ~15 us of Python per message). Items it cannot take
+# come back as `rest`, for the per-item op, run after the rest in order.
+# `details=False` (the gateway, which reads only errors): what the plan wrote
+# answers RECORDED; otherwise its records are read back.
 
-def record_submits(store: SqliteStore, conn: sqlite3.Connection,
-                   outcomes: Sequence[SubmitOutcome]) -> list[Any]:
-    rows = {r[_ID]: r for r in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID,
-                                                (_json([o.segment_id for o in outcomes]),))}
-    t = now()
-    results: list[Any] = [None] * len(outcomes)
-    writes: list[tuple] = []
-    changed: list[_Changed] = []
-    rest: list[int] = []
-    for i, o in enumerate(outcomes):
-        # pop: a segment named twice goes to the per-item op the second time.
-        r = rows.pop(o.segment_id, None)
-        if (o.error is not None or not o.vendor_message_id or r is None
-                or r[_STATE] != "in_flight" or r[_COUNT] != 1):
-            rest.append(i)
-            continue
-        seg = _segment_of(r, "submitted", o.vendor_message_id, r[13], r[14], r[15], t)
-        writes.append((o.segment_id, o.vendor_message_id))
-        changed.append(_Changed(seg, r[_BU], r[_REF], r[_MSTATE]))
-        results[i] = seg
-    if writes:
-        if conn.execute(_SQL_SUBMITTED, (_json(writes), t)).rowcount != len(writes):
-            raise StoreError("segments changed under the submit batch")  # re-run carefully
-        _roll_up(store, conn, changed, t)
-    for i in rest:
-        o = outcomes[i]
-        results[i] = store._submit_op(conn, o.segment_id, o.vendor_message_id, o.error)
-    return results
-
-
-# --- receipts --------------------------------------------------------------------
-
-
-def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
-                    receipts: Sequence[Receipt]) -> list[Any]:
-    # The engine usually knows the segment (it correlated the receipt in
-    # memory); else by vendor id, the first (exact) key only: the per-item op
-    # tries the others.
-    found: dict[int, list[Any] | None] = {}
-    ids = [r.segment_id for r in receipts if r.segment_id is not None]
-    if ids:
-        by_id = {row[_ID]: row
-                 for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID, (_json(ids),))}
-        for i, r in enumerate(receipts):
-            if r.segment_id is not None:
-                found[i] = by_id.get(r.segment_id)
-    if len(ids) < len(receipts):
-        pairs = [(r.integration, r.vendor_ids[0]) if r.segment_id is None and r.vendor_ids
-                 else ("", "") for r in receipts]
-        for row in _rows_and_bodies(conn, _SQL_SEGMENTS_BY_VENDOR_ID, (_json(pairs),), at=1):
-            # Two segments with one vendor id (an SMSC reusing ids): the per-item
-            # op picks among them.
-            found[row[0]] = None if row[0] in found else row[1]
-    t = now()
-    results: list[Any] = [None] * len(receipts)
-    writes: dict[tuple, list[int]] = {}
-    changed: list[_Changed] = []
-    where: list[int] = []
-    rest: list[int] = []
-    seen: set[int] = set()
-    unknown = False
-    for i, rc in enumerate(receipts):
-        r = found.get(i)
-        if (unknown or r is None or r[_STATE] == "delivered" or r[_STATE] == "failed"
-                or r[_COUNT] != 1 or r[_ID] in seen):
-            rest.append(i)
-            if r is None and rc.segment_id is None and rc.vendor_ids:
-                # The per-item op may still find its segment by another key:
-                # the receipts after it wait, so each segment takes its
-                # receipts in the order they came.
-                unknown = True
-            elif r is not None:
-                seen.add(r[_ID])
-            continue
-        seen.add(r[_ID])
-        seg = _segment_of(r, rc.state, r[_VENDOR_ID], rc.generic_code, rc.generic_cause,
-                          rc.vendor_code, t)
-        key = (rc.state, rc.generic_code, rc.generic_cause, rc.vendor_code)
-        ids = writes.get(key)
-        if ids is None:
-            writes[key] = [r[_ID]]
-        else:
-            ids.append(r[_ID])
-        changed.append(_Changed(seg, r[_BU], r[_REF], r[_MSTATE]))
-        where.append(i)
-    if writes:
-        if sum(conn.execute(_SQL_RECEIPTED, (_json(ids), t, *key)).rowcount
-               for key, ids in writes.items()) != len(changed):
-            raise StoreError("segments changed under the receipt batch")  # re-run carefully
-        for i, c, (state, cursor) in zip(where, changed, _roll_up(store, conn, changed, t)):
-            results[i] = ReceiptResult(c.seg, state, cursor)  # type: ignore[arg-type]
-    for i in rest:
-        results[i] = store._receipt_op(conn, receipts[i])
-    return results
-
-
-# --- the same, answering only errors --------------------------------------------
-
-# A segment with the facts the roll-up needs, nothing for an answer (no body):
-# the row `_core.plan_submits` / `plan_receipts` read (rust/src/store_sets.rs).
-_LEAN_JSON = (
-    "json_array(s.id, s.message_id, s.idx, s.state, s.vendor_message_id, s.generic_code, "
-    "s.generic_cause, s.vendor_code, m.business_unit, m.client_ref, m.segment_count, m.state)"
-)
-_SQL_LEAN_BY_ID = (
-    f"SELECT json_group_array({_LEAN_JSON}) FROM segments s JOIN messages m "
-    "ON m.id = s.message_id WHERE s.id IN (SELECT value FROM json_each(?))"
-)
-_SQL_LEAN_BY_VENDOR_ID = (
-    f"SELECT json_group_array(json_array(j.key, {_LEAN_JSON})) FROM json_each(?) j "
-    "JOIN segments s ON s.integration_id = j.value ->> 0 AND s.vendor_message_id = j.value ->> 1 "
-    "JOIN messages m ON m.id = s.message_id"
-)
 _REFUSED = "a NUL character in a batch: re-run item by item"  # see _json
 
 
-def _apply_roll_up(store: SqliteStore, conn: sqlite3.Connection, roll: Any, t: float) -> None:
-    """Execute a `_core` plan's roll-up: message states, status events."""
-    updates, units, finals = roll
+def _apply(store: SqliteStore, conn: sqlite3.Connection, roll: Any, t: float
+           ) -> list[tuple[str, int]]:
+    """Execute a plan's roll-up (message states, status events); the message
+    state and event cursor of each segment written."""
+    updates, units, finals, events = roll
     for state, code, cause, ids in updates:
         conn.execute(_SQL_ROLLUP, (ids, t, state, code, cause))
-    for bu, slices, blob in units:
-        conn.execute(_SQL_STATUS_EVENTS, (slices, t, blob, bu))
+    first: list[int] = []
+    for bu, slices, blob, n in units:
+        # One writer inside one transaction: AUTOINCREMENT gave the rows
+        # consecutive cursors ending at the last one inserted.
+        last = conn.execute(_SQL_STATUS_EVENTS, (slices, t, blob, bu)).lastrowid
+        first.append(last - n + 1)  # type: ignore[operator]
     forget = store._msg_info.pop
     for message_id in finals:
         forget(message_id, None)
+    return [(state, first[unit] + k) for state, unit, k in events]
 
 
-def record_submits_quietly(store: SqliteStore, conn: sqlite3.Connection,
-                           outcomes: Sequence[SubmitOutcome]) -> list[Any]:
-    """`record_submits` for a caller that reads only errors (the gateway):
-    what the batch path writes answers RECORDED, so no row is read for an
-    answer, and the checking, grouping and status payloads are the Rust
-    core's (`_core.plan_submits`), without the GIL. The rest as above."""
+def _written(conn: sqlite3.Connection, taken: list[tuple[int, int]], t: float
+             ) -> dict[int, Segment]:
+    """The segments a plan wrote, as records (`updated` is the batch's time)."""
+    rows = _rows_and_bodies(conn, _SQL_SEGMENTS_BY_ID, (_json([sid for _, sid in taken]),))
+    return {r[0]: Segment(*r, t) for r in rows}
+
+
+def record_submits(store: SqliteStore, conn: sqlite3.Connection,
+                   outcomes: Sequence[SubmitOutcome], details: bool = True) -> list[Any]:
     heads = conn.execute(_SQL_LEAN_BY_ID, (_json([o.segment_id for o in outcomes]),)
                          ).fetchone()[0]
     plan = plan_submits(heads, _json_encode(
         [(o.segment_id, o.vendor_message_id if o.error is None else None) for o in outcomes]))
     if plan is None:
         raise StoreError(_REFUSED)
-    writes, written, roll, rest = plan
+    writes, taken, roll, rest = plan
     t = now()
     results: list[Any] = [RECORDED] * len(outcomes)
-    if written:
-        if conn.execute(_SQL_SUBMITTED, (writes, t)).rowcount != written:
+    if taken:
+        if conn.execute(_SQL_SUBMITTED, (writes, t)).rowcount != len(taken):
             raise StoreError("segments changed under the submit batch")  # re-run carefully
-        _apply_roll_up(store, conn, roll, t)
+        _apply(store, conn, roll, t)
+        if details:
+            segs = _written(conn, taken, t)
+            for i, sid in taken:
+                results[i] = segs[sid]
     for i in rest:
         o = outcomes[i]
         results[i] = store._submit_op(conn, o.segment_id, o.vendor_message_id, o.error)
     return results
 
 
-def record_receipts_quietly(store: SqliteStore, conn: sqlite3.Connection,
-                            receipts: Sequence[Receipt]) -> list[Any]:
-    """`record_receipts` as `record_submits_quietly` is `record_submits`."""
+def record_receipts(store: SqliteStore, conn: sqlite3.Connection,
+                    receipts: Sequence[Receipt], details: bool = True) -> list[Any]:
+    # The engine usually knows the segment (it correlated the receipt in
+    # memory); else by vendor id, the first (exact) key only: the per-item op
+    # tries the others.
     ids = [r.segment_id for r in receipts if r.segment_id is not None]
     by_id = conn.execute(_SQL_LEAN_BY_ID, (_json(ids),)).fetchone()[0] if ids else "[]"
     by_vendor = "[]"
@@ -418,14 +258,18 @@ def record_receipts_quietly(store: SqliteStore, conn: sqlite3.Connection,
           r.vendor_code) for r in receipts]))
     if plan is None:
         raise StoreError(_REFUSED)
-    writes, written, roll, rest = plan
+    writes, taken, roll, rest = plan
     t = now()
     results: list[Any] = [RECORDED] * len(receipts)
-    if written:
+    if taken:
         if sum(conn.execute(_SQL_RECEIPTED, (ids, t, state, code, cause, vendor_code)).rowcount
-               for state, code, cause, vendor_code, ids in writes) != written:
+               for state, code, cause, vendor_code, ids in writes) != len(taken):
             raise StoreError("segments changed under the receipt batch")  # re-run carefully
-        _apply_roll_up(store, conn, roll, t)
+        answers = _apply(store, conn, roll, t)
+        if details:
+            segs = _written(conn, taken, t)
+            for (i, sid), (state, cursor) in zip(taken, answers):
+                results[i] = ReceiptResult(segs[sid], state, cursor)  # type: ignore[arg-type]
     for i in rest:
         results[i] = store._receipt_op(conn, receipts[i])
     return results

@@ -8,20 +8,21 @@ use crate::store_sets::{self, RollUp};
 
 type PyRollUp<'py> = (
     Vec<(String, Option<i64>, Option<String>, String)>,
-    Vec<(String, String, Bound<'py, PyBytes>)>,
+    Vec<(String, String, Bound<'py, PyBytes>, usize)>,
     Vec<String>,
+    Vec<(String, usize, usize)>,
 );
 
 fn roll_up_py(py: Python<'_>, r: RollUp) -> PyRollUp<'_> {
     let units = r
         .units
         .into_iter()
-        .map(|(bu, slices, blob)| (bu, slices, PyBytes::new(py, &blob)))
+        .map(|(bu, slices, blob, n)| (bu, slices, PyBytes::new(py, &blob), n))
         .collect();
-    (r.updates, units, r.finals)
+    (r.updates, units, r.finals, r.events)
 }
 
-/// `(writes, written, (updates, units, finals), rest)` for a batch of submit
+/// `(writes, taken, (updates, units, finals, events), rest)` for a batch of submit
 /// results, or None when the Python path must take it (see store_sets.rs).
 #[pyfunction]
 #[allow(clippy::type_complexity)]
@@ -29,17 +30,17 @@ fn plan_submits<'py>(
     py: Python<'py>,
     heads: &str,
     outcomes: &[u8],
-) -> Option<(String, usize, PyRollUp<'py>, Vec<usize>)> {
+) -> Option<(String, Vec<(usize, i64)>, PyRollUp<'py>, Vec<usize>)> {
     let plan = py.detach(|| store_sets::plan_submits(heads, outcomes))?;
     Some((
         plan.writes,
-        plan.written,
+        plan.taken,
         roll_up_py(py, plan.roll_up),
         plan.rest,
     ))
 }
 
-/// `(writes, written, (updates, units, finals), rest)` for a batch of
+/// `(writes, taken, (updates, units, finals, events), rest)` for a batch of
 /// receipts; `writes`: `(state, code, cause, vendor_code, ids)` per group.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
@@ -48,11 +49,16 @@ fn plan_receipts<'py>(
     by_id: &str,
     by_vendor: &str,
     receipts: &[u8],
-) -> Option<(store_sets::ReceiptWrites, usize, PyRollUp<'py>, Vec<usize>)> {
+) -> Option<(
+    store_sets::ReceiptWrites,
+    Vec<(usize, i64)>,
+    PyRollUp<'py>,
+    Vec<usize>,
+)> {
     let plan = py.detach(|| store_sets::plan_receipts(by_id, by_vendor, receipts))?;
     Some((
         plan.writes,
-        plan.written,
+        plan.taken,
         roll_up_py(py, plan.roll_up),
         plan.rest,
     ))
