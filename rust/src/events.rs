@@ -228,10 +228,31 @@ pub(crate) fn push_int(out: &mut String, i: i64) {
     out.push_str(itoa::Buffer::new().format(i));
 }
 
+/// `,"name":"value"` when there is a value (fields at None are left out).
+pub(crate) fn push_opt_str(out: &mut String, name: &str, v: Option<&str>) {
+    if let Some(v) = v {
+        out.push_str(",\"");
+        out.push_str(name);
+        out.push_str("\":");
+        push_json_str(out, v);
+    }
+}
+
+/// `,"name":value` when there is a value.
+pub(crate) fn push_opt_int(out: &mut String, name: &str, v: Option<i64>) {
+    if let Some(v) = v {
+        out.push_str(",\"");
+        out.push_str(name);
+        out.push_str("\":");
+        push_int(out, v);
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` as `byosms.api.server._rfc3339` writes it:
 /// whole seconds by truncation, milliseconds by truncation of the rest.
 fn rfc3339(t: f64) -> Option<String> {
-    if !t.is_finite() || t < 0.0 || t >= 253_402_300_800.0 {
+    if !(0.0..253_402_300_800.0).contains(&t) {
+        // NaN is in no range
         return None; // before 1970 or after 9999: the Python path says it
     }
     let whole = t.trunc();
@@ -286,23 +307,11 @@ fn push_status(
     out.push_str(",\"generic_cause\":");
     push_json_str(out, cause);
     if segment {
-        if let Some(i) = s.segment {
-            out.push_str(",\"segment\":");
-            push_int(out, i);
-        }
-        if let Some(n) = s.segments {
-            out.push_str(",\"segments\":");
-            push_int(out, n);
-        }
+        push_opt_int(out, "segment", s.segment);
+        push_opt_int(out, "segments", s.segments);
     }
-    if let Some(v) = &s.vendor_code {
-        out.push_str(",\"vendor_code\":");
-        push_json_str(out, v);
-    }
-    if let Some(r) = s.client_ref {
-        out.push_str(",\"client_ref\":");
-        push_json_str(out, r);
-    }
+    push_opt_str(out, "vendor_code", s.vendor_code.as_deref());
+    push_opt_str(out, "client_ref", s.client_ref);
     out.push_str(",\"at\":\"");
     out.push_str(at);
     out.push_str("\"}");

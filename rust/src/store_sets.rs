@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::events::{push_int, push_json_str, Text};
+use crate::events::{push_int, push_json_str, push_opt_int, push_opt_str, Text};
 
 /// A segment with its message's facts, as `_SQL_SEGMENTS_LEAN` gives it:
 /// [id, message_id, idx, state, vendor_message_id, generic_code,
@@ -203,26 +203,11 @@ fn payload(out: &mut String, c: &Changed<'_, '_>, message_state: &str, moved: bo
     } else {
         ",\"message_state_changed\":false"
     });
-    if let Some(s) = &r.client_ref {
-        out.push_str(",\"client_ref\":");
-        push_json_str(out, s);
-    }
-    if let Some(i) = c.code {
-        out.push_str(",\"generic_code\":");
-        push_int(out, i);
-    }
-    if let Some(s) = c.cause {
-        out.push_str(",\"generic_cause\":");
-        push_json_str(out, s);
-    }
-    if let Some(i) = c.vendor_code {
-        out.push_str(",\"vendor_code\":");
-        push_int(out, i);
-    }
-    if let Some(s) = c.vendor_id {
-        out.push_str(",\"vendor_message_id\":");
-        push_json_str(out, s);
-    }
+    push_opt_str(out, "client_ref", r.client_ref.as_deref());
+    push_opt_int(out, "generic_code", c.code);
+    push_opt_str(out, "generic_cause", c.cause);
+    push_opt_int(out, "vendor_code", c.vendor_code);
+    push_opt_str(out, "vendor_message_id", c.vendor_id);
     out.push('}');
 }
 
