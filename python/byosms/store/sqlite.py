@@ -139,6 +139,9 @@ _SQL_INSERT_SEGMENT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)"
 )
 _SQL_INSERT_EVENT = "INSERT INTO events (business_unit, type, payload, created) VALUES (?, ?, ?, ?)"
+#: Message state of a one-segment message from its segment's state (S13); the
+#: batch path's twin is rust/src/store_sets.rs `roll_up`.
+_SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
 
 
 def _message(row: tuple) -> Message:
@@ -903,7 +906,7 @@ class SqliteStore:
             self._remember(seg.message_id, info)
         bu, client_ref, count = info
         if count == 1:
-            new = sqlite_sets.SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
+            new = _SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
         else:
             counts = dict(
                 conn.execute(

@@ -109,8 +109,6 @@ _SQL_STATUS_EVENTS = (
     "INSERT INTO events (business_unit, type, payload, created) "
     "SELECT ?4, 'status', substr(?3, value ->> 0, value ->> 1), ?2 FROM json_each(?1)"
 )
-#: Message state of a one-segment message from its segment's state (S13).
-SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
 
 
 def _json(value: Any) -> bytes:
