@@ -262,7 +262,7 @@ async def test_inbound_to_on_mo(rig):
     assert r.content == EMPTY_TWIML
     [mo] = rig.mos
     assert (mo.source, mo.destination, mo.text) == (RCPT, SENDER, "STOP please é")
-    assert mo.vendor_message_id.startswith("SM") and mo.parts == 1 and mo.idempotency_token
+    assert mo.vendor_message_id.startswith("SM") and mo.parts == 1 and mo.extras["I-Twilio-Idempotency-Token"]
     # Twilio retrying the same message: answered, not routed twice.
     r = await rig.fake.send_inbound(url, RCPT, SENDER, "STOP please é", message_sid=mo.vendor_message_id)
     assert r.status_code == 200 and len(rig.mos) == 1 and integ.stats["duplicate_inbound"] == 1

@@ -765,15 +765,14 @@ class Gateway:
         if res is not RECORDED and res.segment is None:
             log.info("receipt for unknown vendor id %s on %s dropped", r.vendor_message_id, iid)
 
-    async def _on_mo(self, iid: str, m: Any) -> None:
+    async def _on_mo(self, iid: str, m: InboundMessage) -> None:
         assert self.inbound is not None
-        if isinstance(m, InboundMessage):
-            mo = GatewayInbound(integration=iid, source=m.source, destination=m.destination,
-                                text=m.text, segments=max(m.parts, 1),
-                                encoding=_encoding(m.data_coding), dcs=m.data_coding)
-        else:  # an HTTP provider's inbound message (Twilio): text already decoded
-            mo = GatewayInbound(integration=iid, source=m.source, destination=m.destination,
-                                text=m.text, segments=max(getattr(m, "parts", 1), 1))
+        dcs = m.data_coding
+        mo = GatewayInbound(integration=iid, source=m.source, destination=m.destination,
+                            text=m.text, segments=max(m.parts, 1),
+                            # The provider decoded the text: GSM-7 as it would be sent.
+                            encoding=_encoding(dcs) if dcs is not None else "gsm7",
+                            dcs=dcs or 0)
         await self.inbound.handle(mo)
 
     # --- operational events -------------------------------------------------------

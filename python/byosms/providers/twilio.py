@@ -53,15 +53,17 @@ import msgspec
 import trio
 
 from byosms.advanced_config import TWILIO_DEFAULTS, ErrorMapper, GenericErrorCode, load_advanced_config
-from byosms.providers.base import (
+from byosms.pipeline import (
     CallbackUrls,
+    DeliveryReceipt,
+    InboundMessage,
     NumberCheck,
-    OutboundMessageLike,
+    SubmitResult,
     VendorOptOut,
     WebhookRequest,
     WebhookResponse,
-    callback,
 )
+from byosms.providers.base import OutboundMessageLike, callback
 from byosms.schemas.events import Cause, EventKind, OperationalEvent
 from byosms.schemas.twilio import TwilioIntegrationConfig, decode_twilio_config
 
@@ -197,63 +199,6 @@ def validate_signature(
         # No early exit: every variant costs the same whatever matches.
         ok |= hmac.compare_digest(compute_signature(auth_token, candidate, params).encode("ascii"), sig)
     return ok and body_ok
-
-
-# --- payloads (field names as the SMPP engine's, so the pipeline reads both) ------
-
-
-class SubmitResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The outcome of one message's create request. Twilio segments the text
-    itself: ``segment_count`` is its ``num_segments``."""
-
-    message_id: str
-    segment_id: str
-    segment_index: int = 1
-    segment_count: int = 1
-    ok: bool
-    vendor_message_id: str | None = None
-    vendor_code: int | None = None  # Twilio error code, if any
-    vendor_status: str | None = None  # Twilio status in the create response
-    http_status: int | None = None
-    generic_code: GenericErrorCode = GenericErrorCode.ACCEPTED
-    cause: str = "ACCEPTED"
-    attempts: int = 1
-
-
-class DeliveryReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """A status callback, as a receipt. ``state`` is the SMPP message_state
-    that means the same (so the pipeline's S13 roll-up reads both
-    providers); ``state_name`` is Twilio's MessageStatus."""
-
-    vendor_message_id: str
-    state: int
-    state_name: str
-    is_final: bool
-    generic_code: GenericErrorCode
-    cause: str
-    vendor_code: int | None = None
-    message_id: str | None = None
-    segment_id: str | None = None
-    segment_index: int | None = None
-    segment_count: int | None = None
-    message_state: str | None = None  # delivered / failed / en_route
-    done_date: str | None = None  # RawDlrDoneDate, YYMMDDhhmm as sent
-    early: bool = False  # arrived before the create response
-
-
-class InboundMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """An inbound SMS from the webhook. Twilio reassembles long messages:
-    ``parts`` is its NumSegments."""
-
-    source: str
-    destination: str
-    text: str
-    vendor_message_id: str = ""
-    parts: int = 1
-    total: int = 1
-    num_media: int = 0
-    messaging_service_sid: str | None = None
-    idempotency_token: str | None = None
 
 
 # Twilio MessageStatus -> (rank, SMPP message_state, final, generic code, cause).
@@ -797,9 +742,11 @@ class TwilioIntegration:
             vendor_message_id=sid,
             parts=parts,
             total=parts,
-            num_media=_int(fields.get("NumMedia"), 0) or 0,
-            messaging_service_sid=fields.get("MessagingServiceSid") or None,
-            idempotency_token=idempotency_token,
+            extras={k: v for k, v in (
+                ("NumMedia", fields.get("NumMedia")),
+                ("MessagingServiceSid", fields.get("MessagingServiceSid")),
+                ("I-Twilio-Idempotency-Token", idempotency_token),
+            ) if v},
         )
         if self._on_mo is not None:
             await self._on_mo(msg)

@@ -52,6 +52,7 @@ import msgspec
 import trio
 
 from byosms._core import status_frame
+from byosms.message_states import ONE_SEGMENT, message_state_of
 from byosms.schemas.records import (
     Accepted,
     ApiKey,
@@ -139,9 +140,6 @@ _SQL_INSERT_SEGMENT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)"
 )
 _SQL_INSERT_EVENT = "INSERT INTO events (business_unit, type, payload, created) VALUES (?, ?, ?, ?)"
-#: Message state of a one-segment message from its segment's state (S13); the
-#: batch path's twin is rust/src/store_sets.rs `roll_up`.
-_SINGLE_SEGMENT_ROLLUP = {"delivered": "delivered", "failed": "failed", "submitted": "en_route"}
 
 
 def _message(row: tuple) -> Message:
@@ -889,14 +887,10 @@ class SqliteStore:
 
     def _after_segment_change(self, conn: sqlite3.Connection, seg: Segment, t: float
                               ) -> tuple[str, int]:
-        """Roll the message state up from its segments (S13) and append the
-        segment's `status` event. Returns (message state, event cursor).
-
-        Rule: any segment failed -> failed (a message missing a part can't be
-        delivered whole); every segment delivered -> delivered; any segment
-        submitted or delivered -> en_route; else queued. A failed message stays
-        failed. The message takes the generic code/cause of the segment that
-        made it final."""
+        """Roll the message state up from its segments (S13, the rule is
+        byosms.message_states') and append the segment's `status` event.
+        Returns (message state, event cursor). A failed message stays failed;
+        it takes the generic code/cause of the segment that made it final."""
         info = self._msg_info.get(seg.message_id)
         if info is None:
             info = conn.execute(
@@ -906,22 +900,14 @@ class SqliteStore:
             self._remember(seg.message_id, info)
         bu, client_ref, count = info
         if count == 1:
-            new = _SINGLE_SEGMENT_ROLLUP.get(seg.state, "queued")
+            new = ONE_SEGMENT.get(seg.state, "queued")
         else:
-            counts = dict(
+            new = message_state_of(dict(
                 conn.execute(
                     "SELECT state, count(*) FROM segments WHERE message_id = ? GROUP BY state",
                     (seg.message_id,),
                 ).fetchall()
-            )
-            if counts.get("failed"):
-                new = "failed"
-            elif counts.get("delivered", 0) == count:
-                new = "delivered"
-            elif counts.get("submitted") or counts.get("delivered"):
-                new = "en_route"
-            else:
-                new = "queued"
+            ), count)
         final = new in ("delivered", "failed")
         # A failed message stays failed; the update says whether the state moved.
         changed = conn.execute(

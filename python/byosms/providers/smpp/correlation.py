@@ -19,13 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from byosms._core import receipt_id_keys
-from byosms.providers.smpp.messages import (
-    DELIVERED,
-    FAILED_STATES,
-    REJECTED,
-    MessageState,
-    roll_up,
-)
+from byosms.message_states import one_segment_state, roll_up
+from byosms.pipeline import REJECTED, MessageState
 
 #: Segments awaiting a final receipt, per integration. Receipts usually come
 #: within seconds; the store (issue 5) covers the ones that come days later.
@@ -44,9 +39,8 @@ class MessageTrack:
 
     def state(self) -> MessageState:
         states = self.states
-        if len(states) == 1:  # most messages: roll_up without its generality
-            s = states[0]
-            return "failed" if s in FAILED_STATES else "delivered" if s == DELIVERED else "en_route"
+        if len(states) == 1:  # most messages
+            return one_segment_state(states[0])
         return roll_up(states)
 
 

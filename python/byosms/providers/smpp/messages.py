@@ -1,5 +1,5 @@
-"""What the SMPP engine exchanges with its owner (the gateway pipeline), the
-S13 roll-up of segment states, and the S2/S3 address rules.
+"""The SMPP engine's S2/S3 address rules; the types it exchanges with its
+owner are the pipeline's (``byosms.pipeline``), re-exported here.
 
 Everything here is pure: no I/O, no clock.
 """
@@ -7,132 +7,33 @@ Everything here is pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Literal
-
-import msgspec
 
 from byosms import _core
-from byosms.advanced_config import GenericErrorCode
+from byosms.message_states import roll_up
+from byosms.pipeline import (  # the pipeline's types, re-exported for the engine's users
+    ACCEPTED,
+    DELETED,
+    DELIVERED,
+    ENROUTE,
+    EXPIRED,
+    FAILED_STATES,
+    REJECTED,
+    UNDELIVERABLE,
+    UNKNOWN,
+    DeliveryReceipt,
+    InboundMessage,
+    MessageState,
+    OutboundMessage,
+    OutboundSegment,
+    SubmitResult,
+)
 
-# SMPP 3.4 section 5.2.28 message_state values (also _core.MESSAGE_STATES).
-ENROUTE = 1
-DELIVERED = 2
-EXPIRED = 3
-DELETED = 4
-UNDELIVERABLE = 5
-ACCEPTED = 6
-UNKNOWN = 7
-REJECTED = 8
-
-#: Final states that mean the segment will never be delivered (S13 roll-up).
-FAILED_STATES = frozenset({EXPIRED, DELETED, UNDELIVERABLE, REJECTED})
-
-MessageState = Literal["delivered", "failed", "en_route"]
-
-
-def roll_up(segment_states: Iterable[int | None]) -> MessageState:
-    """The message state from its segments' states (S13).
-
-    Each item is the SMPP message_state of one segment's latest receipt, or
-    None while no receipt came. A segment whose submit_sm failed permanently
-    counts as REJECTED. The message is delivered only when every segment is;
-    failed as soon as one segment failed for good (the recipient can't read
-    a message with a hole in it); en route otherwise.
-    """
-    states = list(segment_states)
-    if not states:
-        return "en_route"
-    if any(s in FAILED_STATES for s in states):
-        return "failed"
-    if all(s == DELIVERED for s in states):
-        return "delivered"
-    return "en_route"
-
-
-# --- messages ------------------------------------------------------------------
-
-
-class OutboundSegment(msgspec.Struct, frozen=True):
-    """A pre-built segment: the short_message bytes (UDH included when
-    ``udhi``) and its data_coding. ``sar`` is (ref, total, seqnum) for SAR."""
-
-    short_message: bytes
-    data_coding: int = 0
-    udhi: bool = False
-    sar: tuple[int, int, int] | None = None
-    payload: bool = False  # carry in message_payload instead of short_message
-
-
-class OutboundMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """A mobile-terminated message to submit.
-
-    ``source``: E.164 with '+', a short code (digits) or an alphanumeric
-    sender (letters, up to 11 characters). ``destination``: E.164 with '+'.
-    Either ``text`` (segmented by the core with the integration's charset
-    chain and concatenation method) or ``segments``. ``segment_ids`` name the
-    segments (default ``"{message_id}:{n}"``, n from 1).
-    """
-
-    message_id: str
-    source: str
-    destination: str
-    text: str | None = None
-    segments: list[OutboundSegment] | None = None
-    segment_ids: list[str] | None = None
-
-
-class SubmitResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The outcome of one segment's submit_sm (handed to on_submit_result)."""
-
-    message_id: str
-    segment_id: str
-    segment_index: int  # 1-based
-    segment_count: int
-    ok: bool
-    vendor_message_id: str | None = None
-    command_status: int | None = None  # of the last submit_sm_resp, if any
-    generic_code: GenericErrorCode = GenericErrorCode.ACCEPTED
-    cause: str = "ACCEPTED"
-    attempts: int = 1
-    bind: int | None = None
-
-
-class DeliveryReceipt(msgspec.Struct, frozen=True, kw_only=True):
-    """A delivery receipt matched (or not: ``segment_id`` None) to a segment."""
-
-    vendor_message_id: str
-    state: int  # SMPP message_state
-    state_name: str
-    is_final: bool
-    generic_code: GenericErrorCode
-    cause: str
-    vendor_code: int | None = None
-    message_id: str | None = None
-    segment_id: str | None = None
-    segment_index: int | None = None
-    segment_count: int | None = None
-    #: roll_up() of the segments seen so far by this engine (None if unmatched).
-    message_state: MessageState | None = None
-    bind: int | None = None
-    early: bool = False  # arrived before its submit_sm_resp
-
-
-class InboundMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """A mobile-originated message, reassembled and decoded."""
-
-    source: str  # E.164 with '+' where it could be read as a number
-    destination: str
-    text: str
-    data_coding: int
-    parts: int = 1  # parts received
-    total: int = 1  # parts announced
-    incomplete: bool = False
-    missing: tuple[int, ...] = ()
-    source_ton: int = 0
-    source_npi: int = 0
-    bind: int | None = None
-
+__all__ = [
+    "ACCEPTED", "DELETED", "DELIVERED", "ENROUTE", "EXPIRED", "FAILED_STATES", "REJECTED",
+    "UNDELIVERABLE", "UNKNOWN", "AddressError", "DeliveryReceipt", "InboundMessage",
+    "MessageState", "OutboundMessage", "OutboundSegment", "STATE_NAMES", "SubmitResult",
+    "inbound_address", "outbound_destination", "outbound_source", "roll_up",
+]
 
 # --- addresses (S2, S3) -----------------------------------------------------------
 

@@ -523,7 +523,7 @@ class SmppIntegration:
                         segment_count=seg.count,
                         ok=True,
                         vendor_message_id=a.pdu.message_id,
-                        command_status=0,
+                        vendor_code=0,
                         attempts=1,
                         bind=bind.index,
                     )))
@@ -656,7 +656,7 @@ class SmppIntegration:
                     segment_count=seg.count,
                     ok=True,
                     vendor_message_id=vid,
-                    command_status=0,
+                    vendor_code=0,
                     attempts=attempts,
                     bind=bind_index,
                 )
@@ -692,7 +692,7 @@ class SmppIntegration:
             segment_index=seg.index,
             segment_count=seg.count,
             ok=False,
-            command_status=status,
+            vendor_code=status,
             generic_code=code,
             cause=cause,
             attempts=attempts,
