@@ -80,6 +80,27 @@ def test_errors(plugin):
 
 def test_without_plugins(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **p: importlib.metadata.EntryPoints([]))
-    assert set(provider_factories()) == {"twilio"}
-    with pytest.raises(ProviderLoadError, match="known: twilio"):
+    assert set(provider_factories()) == {"smpp", "twilio"}
+    with pytest.raises(ProviderLoadError, match="known: smpp, twilio"):
         load_provider("acme")
+
+
+def test_smpp_and_twilio_are_registered_like_plugins():
+    from byosms.providers import registry
+    from byosms.providers.smpp.supervisor import SmppIntegration
+
+    smpp, twilio = registry.spec("smpp"), registry.spec("twilio")
+    assert smpp.capabilities.segments == "gateway" and smpp.capabilities.batch_submit
+    assert smpp.capabilities.max_per_business_unit == 10
+    assert twilio.capabilities.segments == "provider" and twilio.capabilities.number_check
+    assert smpp.secret_fields == {"password"} and twilio.secret_fields == {"auth_token"}
+    cfg = smpp.decode_config({"host": "smsc.example.com", "system_id": "a", "password": "p"})
+    adapter = smpp.build(cfg, integration_id="i1", callbacks={})
+    assert isinstance(adapter, SmppIntegration) and isinstance(adapter, base.Provider)
+    assert adapter.max_in_flight == cfg.binds * cfg.window
+    urls = twilio.callback_urls("i 1", {"public_base_url": "https://gw.example.com/p/"})
+    assert urls.inbound == "https://gw.example.com/p/vendors/v1/twilio/i%201/mo"
+    assert urls.status == "https://gw.example.com/p/vendors/v1/twilio/i%201/status"
+    assert smpp.callback_urls("i1", {}) is None
+    with pytest.raises(base.ConfigInvalid, match="port"):
+        smpp.decode_config({"host": "h", "system_id": "a", "password": "p", "port": 0})

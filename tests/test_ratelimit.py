@@ -4,7 +4,7 @@ import pytest
 import trio
 import trio.testing
 
-from byosms.gateway.ratelimit import SlidingWindow, TrioRateLimiter
+from byosms.providers.ratelimit import SlidingWindow, TrioRateLimiter
 
 
 def _max_in_any_window(times: list[float], period: float) -> int:

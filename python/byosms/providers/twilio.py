@@ -63,9 +63,10 @@ from byosms.pipeline import (
     WebhookRequest,
     WebhookResponse,
 )
-from byosms.providers.base import OutboundMessageLike, callback
+from byosms.providers.base import Capabilities, ConfigInvalid, ProviderSpec, callback
+from byosms.providers.base import OutboundMessage as OutboundMessageLike
 from byosms.schemas.events import Cause, EventKind, OperationalEvent
-from byosms.schemas.twilio import TwilioIntegrationConfig, decode_twilio_config
+from byosms.schemas.twilio import ConfigError, TwilioIntegrationConfig, decode_twilio_config
 
 __all__ = [
     "EMPTY_TWIML",
@@ -73,6 +74,7 @@ __all__ = [
     "DeliveryReceipt",
     "InboundMessage",
     "ProviderInactive",
+    "SPEC",
     "SubmitResult",
     "TwilioApiError",
     "TwilioIntegration",
@@ -283,6 +285,13 @@ def _same_url(a: str, b: str) -> bool:
         return (scheme, f"{(p.hostname or '').lower()}:{port}", p.path.rstrip("/"), p.query)
 
     return norm(a) == norm(b)
+
+
+def _decode(raw: Any) -> TwilioIntegrationConfig:
+    try:
+        return decode_twilio_config(raw)
+    except ConfigError as e:
+        raise ConfigInvalid(str(e)) from None
 
 
 class TwilioIntegration:
@@ -754,3 +763,28 @@ class TwilioIntegration:
             self._recent_inbound[sid] = None
             if len(self._recent_inbound) > MAX_RECENT_INBOUND:
                 self._recent_inbound.popitem(last=False)
+
+
+SPEC = ProviderSpec(
+    name="twilio",
+    factory=TwilioIntegration,
+    config_type=TwilioIntegrationConfig,
+    decode=_decode,
+    capabilities=Capabilities(
+        segments="provider",
+        webhooks=("mo", "status"),
+        inbound_kind="mo",
+        status_kind="status",
+        number_check=True,
+        # Twilio's Advanced Opt-Out answers STOP/HELP/START itself and blocks
+        # the pair: a second reply from us would be refused (21610).
+        answers_keywords=True,
+    ),
+    credential_fields=frozenset({"account_sid", "auth_token"}),
+    advanced_defaults=TWILIO_DEFAULTS,
+    setup=("In the Twilio Console, set each number's Messaging webhook \"A message comes in\" "
+           "to the inbound URL with HTTP POST (numbers of a Messaging Service: set the "
+           "service's incoming messages to \"Defer to sender's webhook\"). The status URL is "
+           "sent with every message (StatusCallback); nothing to set for it."),
+    description="Twilio Programmable Messaging (REST API, signed webhooks)",
+)

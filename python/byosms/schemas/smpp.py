@@ -70,6 +70,9 @@ class SmppIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     concatenation: Literal["udh8", "udh16", "sar", "payload"] = "udh8"
     # S7: custom advanced configuration, merged over the defaults.
     advanced_config: dict[str, Any] | None = None
+    #: Segments without a final receipt after this long are failed with
+    #: generic code 9 (unknown) and an event. Default 48 h.
+    receipt_timeout: Annotated[float, msgspec.Meta(ge=60, le=30 * 86400)] = 48 * 3600.0
 
     def __post_init__(self) -> None:
         for name in ("source_npi", "destination_npi"):

@@ -9,7 +9,7 @@ webhooks. The seed recommends one subaccount per integration, so the
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -51,6 +51,14 @@ class TwilioIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
     max_connections: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
     #: S7: custom advanced configuration, merged over the Twilio defaults.
     advanced_config: dict[str, Any] | None = None
+    #: Who answers HELP / STOP / START: "provider" (Twilio's Advanced
+    #: Opt-Out, on by default at Twilio; byosms records the opt-out and
+    #: sends no second reply, which Twilio would refuse) or "gateway" (the
+    #: number's byosms keywords reply; switch Twilio's opt-out handling off).
+    keyword_replies: Literal["provider", "gateway"] = "provider"
+    #: Segments without a final status callback after this long are failed
+    #: with generic code 9 (unknown) and an event. Default 48 h.
+    receipt_timeout: Annotated[float, msgspec.Meta(ge=60, le=30 * 86400)] = 48 * 3600.0
 
     def __post_init__(self) -> None:
         for name in ("api_base", "public_base_url"):

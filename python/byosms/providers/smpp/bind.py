@@ -166,6 +166,20 @@ def _only_cancelled(exc: BaseException) -> bool:
     return isinstance(exc, trio.Cancelled)
 
 
+def _local_address(stream: trio.abc.Stream) -> str | None:
+    """The socket's local "host:port" ("[v6]:port") under any TLS layers."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    sock = getattr(stream, "socket", None)
+    if sock is None:
+        return None
+    try:
+        host, port = sock.getsockname()[:2]
+    except OSError:
+        return None
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class SmppBind:
     """One bind of an integration. Not reusable: make a new one per connection."""
 
@@ -199,6 +213,9 @@ class SmppBind:
         self.session = SmppSession(window=config.window)
         self.smsc_system_id: str | None = None
         self._stream: trio.abc.Stream | None = None
+        #: S16: "host:port" this bind connects from (its socket's local
+        #: address), while connected; what a carrier whitelists.
+        self.local_address: str | None = None
         self._out: list[bytes] = []
         self._sending = False
         self._wake = trio.Event()
@@ -262,6 +279,7 @@ class SmppBind:
             if stream is None:
                 stream = await self._connect()
             self._stream = stream
+            self.local_address = _local_address(stream)
             await self._handshake(stream, wait_outbind)
         except BindError as e:
             self._emit("bind_failed", e.cause, e.command_status, e.detail)

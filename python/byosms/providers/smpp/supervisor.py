@@ -44,16 +44,23 @@ from __future__ import annotations
 import functools
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
 
 from byosms import _core
-from byosms.providers.base import callback as _callback
 from byosms._core import Chain, Pdu, SmppError, Tlv
 from byosms.advanced_config import ErrorMapper, GenericErrorCode, load_advanced_config
-from byosms.gateway.ratelimit import TrioRateLimiter
+from byosms.pipeline import (
+    CallbackUrls,
+    NumberCheck,
+    SubmittedSegment,
+    WebhookRequest,
+    WebhookResponse,
+)
+from byosms.providers.base import callback as _callback
+from byosms.providers.ratelimit import TrioRateLimiter
 from byosms.providers.smpp.bind import BindError, PduRejected, ResponseTimeout, SmppBind
 from byosms.providers.smpp.correlation import MessageTrack, ReceiptCorrelator, TrackedSegment
 from byosms.providers.smpp.inbound import DEFAULT_REASSEMBLY_TIMEOUT, MoAssembler
@@ -169,6 +176,9 @@ class SmppIntegration:
         Raises AdvancedConfigError for a bad ``config.advanced_config``."""
         self.config = config
         self.integration_id = integration_id
+        #: T4 / S12 (the contract): SMPP has no webhooks to drop; the gateway
+        #: stops a deactivated integration's binds instead.
+        self.active = True
         self._on_event = on_event
         self._on_receipt = _callback(on_receipt)
         self._on_mo = _callback(on_mo)
@@ -271,6 +281,42 @@ class SmppIntegration:
     @property
     def bound(self) -> list[SmppBind]:
         return [b for b in self.binds if b is not None and b.is_bound]
+
+    # --- the provider contract (byosms.providers.base) ------------------------
+
+    provider_name = "smpp"
+
+    @property
+    def max_in_flight(self) -> int:
+        """Segments the gateway may hand over at once: every bind's window."""
+        return self.config.binds * self.config.window
+
+    async def wait_ready(self) -> None:
+        await self.wait_bound()
+
+    def bind_addresses(self) -> list[str]:
+        """S16: the local address of each bound bind."""
+        return [b.local_address for b in self.bound if b.local_address]
+
+    def register_submitted(self, items: Iterable[SubmittedSegment]) -> None:
+        """Segments a previous run submitted still await receipts: the
+        correlator must know them before the binds come up."""
+        register = self.correlator.register
+        for it in items:
+            register(TrackedSegment(it.message_id, it.segment_id, it.segment_index,
+                                    it.segment_count, MessageTrack(it.segment_count)),
+                     it.vendor_message_id)
+
+    async def check_number(self, number: str) -> NumberCheck:
+        """SMPP has no number lookup: an import is recorded unchecked."""
+        return NumberCheck(status="found", number=number,
+                           message="SMPP has no number lookup: not checked at the vendor")
+
+    def callback_urls(self) -> CallbackUrls | None:
+        return None  # the SMSC sends over our binds
+
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse:
+        return WebhookResponse(status=404, body=b"SMPP integrations take no webhooks")
 
     async def wait_bound(self, count: int = 1) -> None:
         """Until at least ``count`` binds are bound."""
