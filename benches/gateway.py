@@ -253,7 +253,7 @@ integration = "smsc{k}"
 
 
 async def gateway_main(args: argparse.Namespace) -> int:
-    from byosms.gateway.app import Gateway
+    from byosms.server import Gateway
     from byosms.schemas.config import load_config
 
     tmp = Path(tempfile.mkdtemp(prefix="byosms-bench-"))

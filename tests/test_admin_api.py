@@ -117,9 +117,11 @@ async def test_twilio_callback_urls_and_secret_masked(env):
         "provider": "twilio", "name": "tw", "config": TWILIO, "activate": True})
     body = r.json()
     assert r.status_code == 201 and body["state"] == "active"
+    setup = body["callback_urls"].pop("setup")
     assert body["callback_urls"] == {
         "inbound": f"https://gw.example/vendors/v1/twilio/{body['id']}/mo",
         "status": f"https://gw.example/vendors/v1/twilio/{body['id']}/status"}
+    assert "A message comes in" in setup  # D3: what to set at Twilio
     assert body["config"]["auth_token"] == "********"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import trio
 
-from byosms.gateway.app import _Batcher
+from byosms.gateway.batcher import Batcher as _Batcher
 
 
 async def test_callers_share_calls_and_get_their_own_results():

@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from byosms.client import Rejected, connect
-from byosms.gateway.app import Gateway
+from byosms.server import Gateway
 from byosms.schemas import api
 from byosms.schemas.config import load_config
 

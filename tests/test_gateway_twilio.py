@@ -9,7 +9,7 @@ import socket
 import trio
 
 from byosms.client import connect
-from byosms.gateway.app import Gateway
+from byosms.server import Gateway
 from byosms.schemas import api
 from byosms.schemas.config import load_config
 from byosms.testing.twilio_fake import TwilioFake

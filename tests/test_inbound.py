@@ -8,7 +8,8 @@ import os
 import msgspec
 import pytest
 
-from byosms.gateway.inbound import InboundHandler, InboundMessage
+from byosms.gateway.inbound import InboundHandler
+from byosms.pipeline import InboundMessage
 from byosms.gateway.keywords import OutboundRequest, accept_outbound
 from byosms.gateway.numbers import ImportRequest, NumberInventory
 from byosms.schemas import api
@@ -64,15 +65,16 @@ async def world(s):
 
 
 def mo(integ, to, text, source=SUB, **kw):
-    return InboundMessage(integration=integ.id, source=source, destination=to, text=text, **kw)
+    """(integration id, the MO) as InboundHandler.handle takes them."""
+    return integ.id, InboundMessage(source=source, destination=to, text=text, **kw)
 
 
 async def test_plain_mo_routed_to_the_numbers_unit_only(tmp_path, key):
     async with open_sqlite_store(tmp_path / "i.db", key=key) as s:
         i1, i2 = await world(s)
         h = InboundHandler(s)
-        r = await h.handle(mo(i1, "14155550100", "hello there", source="14155559999",
-                              segments=2))
+        r = await h.handle(*mo(i1, "14155550100", "hello there", source="14155559999",
+                              parts=2, total=2))
         assert r.routed and r.business_unit == "bu1" and r.keyword is None and r.reply is None
         ev = await s.events_after("bu1", 0, 10)
         assert [e.type for e in ev] == ["inbound"] and ev[0].cursor == r.event_cursor
@@ -84,7 +86,7 @@ async def test_plain_mo_routed_to_the_numbers_unit_only(tmp_path, key):
         stored = await s.get_message(r.message_id)
         assert (stored.direction, stored.state, stored.business_unit) == ("mo", "received", "bu1")
         assert await s.events_after("bu2", 0, 10) == []
-        r2 = await h.handle(mo(i2, "+14155550101", "hi"))
+        r2 = await h.handle(*mo(i2, "+14155550101", "hi"))
         assert r2.business_unit == "bu2"
         assert [e.payload["to"] for e in await s.events_after("bu2", 0, 10)] == ["+14155550101"]
         assert len(await s.events_after("bu1", 0, 10)) == 1
@@ -95,7 +97,7 @@ async def test_stop_recorded_reply_queued_events_for_owner(tmp_path, key):
         i1, _ = await world(s)
         counting = CountingStore(s)
         h = InboundHandler(counting)
-        r = await h.handle(mo(i1, "+14155550100", "Stop all!"))
+        r = await h.handle(*mo(i1, "+14155550100", "Stop all!"))
         # One read, then the writes issued together (one per store operation).
         assert counting.calls[0] == "get_number"
         assert sorted(counting.calls[1:]) == sorted(
@@ -118,7 +120,7 @@ async def test_stop_recorded_reply_queued_events_for_owner(tmp_path, key):
                 id=new_id("msg_"), integration=i1.id, business_unit="bu1",
                 source="+14155550100", destination=SUB, text="sale!"))
         # START restores.
-        r = await h.handle(mo(i1, "+14155550100", "START"))
+        r = await h.handle(*mo(i1, "+14155550100", "START"))
         assert r.keyword == "opt_in" and not await s.is_opted_out("+14155550100", SUB)
 
 
@@ -126,7 +128,7 @@ async def test_opt_out_survives_restart_and_blocks_sends(tmp_path, key):
     db = tmp_path / "i.db"
     async with open_sqlite_store(db, key=key) as s:
         i1, _ = await world(s)
-        await InboundHandler(s).handle(mo(i1, "+14155550100", "cancel"))
+        await InboundHandler(s).handle(*mo(i1, "+14155550100", "cancel"))
     async with open_sqlite_store(db, key=key) as s:
         assert await s.is_opted_out("+14155550100", SUB)
         with pytest.raises(OptedOut):
@@ -139,8 +141,8 @@ async def test_short_code_keywords_through_the_handler(tmp_path, key):
     async with open_sqlite_store(tmp_path / "i.db", key=key) as s:
         i1, _ = await world(s)
         h = InboundHandler(s)
-        assert (await h.handle(mo(i1, "12345", "STOP"))).keyword is None
-        r = await h.handle(mo(i1, "12345", "arret"))
+        assert (await h.handle(*mo(i1, "12345", "STOP"))).keyword is None
+        r = await h.handle(*mo(i1, "12345", "arret"))
         assert r.keyword == "opt_out" and (await s.get_message(r.reply.id)).text == "arrete"
         assert await s.is_opted_out("12345", SUB)
         assert not await s.is_opted_out("+14155550100", SUB)
@@ -150,18 +152,18 @@ async def test_unknown_number_and_other_integrations_number_not_routed(tmp_path,
     async with open_sqlite_store(tmp_path / "i.db", key=key) as s:
         i1, i2 = await world(s)
         h = InboundHandler(s)
-        r = await h.handle(mo(i1, "+14155550177", "STOP"))
+        r = await h.handle(*mo(i1, "+14155550177", "STOP"))
         assert not r.routed and r.unrouted_reason == "unknown_number"
         # bu2's number arriving over bu1's integration is not routed to either unit's apps.
-        r2 = await h.handle(mo(i1, "+14155550101", "hello"))
+        r2 = await h.handle(*mo(i1, "+14155550101", "hello"))
         assert not r2.routed and r2.unrouted_reason == "unknown_number"
         ev = await s.events_after("bu1", 0, 10)
         assert [(e.type, e.payload["kind"]) for e in ev] == [
             ("operational", "inbound_unroutable")] * 2
         assert await s.events_after("bu2", 0, 10) == []
         assert not await s.is_opted_out("+14155550177", SUB)
-        r3 = await h.handle(InboundMessage(integration="int_gone", source=SUB,
-                                           destination="+14155550177", text="x"))
+        r3 = await h.handle("int_gone", InboundMessage(source=SUB, destination="+14155550177",
+                                                       text="x"))
         assert r3.unrouted_reason == "unknown_integration" and r3.event_cursor is None
 
 
@@ -171,9 +173,9 @@ async def test_disabled_number_not_routed_but_opt_out_honoured(tmp_path, key):
         n = await s.get_number("+14155550100")
         await s.update_number(msgspec.structs.replace(n, enabled=False))
         h = InboundHandler(s)
-        r = await h.handle(mo(i1, "+14155550100", "hello"))
+        r = await h.handle(*mo(i1, "+14155550100", "hello"))
         assert not r.routed and r.unrouted_reason == "number_disabled"
-        r = await h.handle(mo(i1, "+14155550100", "STOP"))
+        r = await h.handle(*mo(i1, "+14155550100", "STOP"))
         assert not r.routed and r.reply is None
         assert await s.is_opted_out("+14155550100", SUB)
         ev = await s.events_after("bu1", 0, 10)
@@ -188,7 +190,7 @@ async def test_failed_reply_does_not_fail_the_mo(tmp_path, key):
         async def broken(req):
             raise RuntimeError("pipeline closed")
 
-        r = await InboundHandler(s, broken).handle(mo(i1, "+14155550100", "help"))
+        r = await InboundHandler(s, broken).handle(*mo(i1, "+14155550100", "help"))
         assert r.routed and r.keyword == "help" and "pipeline closed" in r.reply_error
         types = sorted(e.type for e in await s.events_after("bu1", 0, 10))
         assert types == ["inbound", "keyword", "operational"]
@@ -204,6 +206,6 @@ async def test_failure_to_record_the_mo_propagates(tmp_path, key):
 
         h = InboundHandler(Failing(s))
         with pytest.raises(OSError):
-            await h.handle(mo(i1, "+14155550100", "stop"))
+            await h.handle(*mo(i1, "+14155550100", "stop"))
         # The opt-out is still honoured: it is idempotent when the SMSC retries.
         assert await s.is_opted_out("+14155550100", SUB)

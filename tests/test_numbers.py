@@ -105,7 +105,7 @@ def test_error_codes_are_distinct_and_stable():
         "missing_sender_id", "missing_compliance_keywords", "invalid_compliance_keywords",
         "invalid_sender_id_type", "country_mismatch", "provisioning_in_progress",
         "already_provisioned", "already_in_inventory", "not_found_at_vendor",
-        "integration_not_found"}
+        "integration_not_found", "vendor_unavailable"}
     for code, cls in ERROR_CODES.items():
         assert issubclass(cls, NumberImportError) and cls.code == code
 

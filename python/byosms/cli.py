@@ -234,7 +234,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import trio
 
-    from byosms.gateway.app import Gateway, GatewayError
+    from byosms.server import Gateway, GatewayError
     from byosms.schemas.smpp import ConfigError
     from byosms.store import SecretKeyError
     from byosms.tuning import tune_process
@@ -277,7 +277,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _apikey_create(args: argparse.Namespace) -> int:
     import trio
 
-    from byosms.gateway.app import Gateway
+    from byosms.server import Gateway
     from byosms.schemas.smpp import ConfigError
     from byosms.store import SecretKeyError
 

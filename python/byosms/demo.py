@@ -34,7 +34,7 @@ def _say(text: str = "") -> None:
 
 async def _demo(data_dir: Path, timeout: float) -> None:
     from byosms.client import Rejected, connect
-    from byosms.gateway.app import Gateway
+    from byosms.server import Gateway
     from byosms.schemas.config import DEFAULT_TOML, load_config
 
     config = load_config(DEFAULT_TOML)

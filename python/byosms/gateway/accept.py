@@ -28,15 +28,17 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import trio
 
 from byosms import _core
 from byosms.advanced_config import AdvancedConfigError, load_advanced_config
 from byosms.gateway.e164 import possible_e164
+from byosms.gateway.keywords import OutboundRequest
 from byosms.schemas import api
 from byosms.schemas.records import Integration, Message, Number, Segment
 from byosms.store.base import NotFound, StoreError
-from byosms.store.sqlite import InvalidRecord, OptedOut
+from byosms.store.base import InvalidRecord, OptedOut
 
 #: How long a business unit's inventory (numbers, integrations) is cached.
 #: Changes made through the store are seen after at most this long (or at
@@ -288,6 +290,26 @@ class MessageAcceptor:
             for i, res in zip(slots, stored):
                 results[i] = self._answer(sends[i], res)
         return results  # type: ignore[return-value]
+
+    async def accept_reply(self, request: OutboundRequest) -> Any:
+        """A keyword auto-reply (N3/N4) through the same encoding as every
+        send: the integration's charset chain and concatenation method.
+        Compliance replies skip the opt-out check (the STOP confirmation goes
+        to a recipient who has just opted out); raises the store's error."""
+        inv = await self._inventory(request.business_unit)
+        integ = inv.integrations.get(request.integration) \
+            or await self.store.get_integration(request.integration)
+        if integ is None:
+            raise NotFound(f"no integration {request.integration!r}")
+        chain, concat = self._chain(integ)
+        ref = next(self._refs) % _REFERENCE_MODULO.get(concat, 256)
+        seg = _core.segment(request.text, chain, concat=concat, reference=ref)
+        send = api.Send(id="reply", to=request.destination, text=request.text)
+        msg, segs, _ = self._records(request.business_unit, send,
+                                     _Route(integ, request.source), seg)
+        msg = msgspec.structs.replace(msg, id=request.id)
+        return await self.store.accept_message(msg, segs, None,
+                                               check_opt_out=not request.compliance_reply)
 
     @staticmethod
     def _records(business_unit: str, s: api.Send, route: _Route, seg: Any

@@ -44,23 +44,11 @@ from byosms.gateway.keywords import (
     evaluate,
 )
 from byosms.gateway.numbers import canonical_address
+from byosms.pipeline import InboundMessage
 from byosms.schemas.events import OperationalEvent
 from byosms.schemas.records import Message, NewEvent, Number, new_id
 
 UnroutedReason = Literal["unknown_integration", "unknown_number", "number_disabled"]
-
-
-class InboundMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """An MO message as the engine hands it over (reassembled, decoded).
-    `source` is the subscriber, `destination` our number."""
-
-    integration: str
-    source: str
-    destination: str
-    text: str
-    segments: int = 1
-    encoding: str = "gsm7"
-    dcs: int = 0
 
 
 class InboundResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +59,8 @@ class InboundResult(msgspec.Struct, frozen=True, kw_only=True):
     keyword: KeywordKind | None = None
     reply: OutboundRequest | None = None
     reply_error: str | None = None
+    #: The provider answers keywords itself: no reply was sent by us.
+    reply_by_provider: bool = False
     unrouted_reason: UnroutedReason | None = None
 
 
@@ -82,27 +72,39 @@ class InboundHandler:
         self._store = store
         self._accept: AcceptCallback = accept or (lambda req: accept_outbound(store, req))
 
-    async def handle(self, mo: InboundMessage) -> InboundResult:
+    async def handle(self, integration: str, mo: InboundMessage, *,
+                     provider_replies: bool = False) -> InboundResult:
+        """Route one MO of ``integration``. ``provider_replies``: the provider
+        answers HELP/STOP/START itself (Twilio's default), so opt-outs are
+        recorded and the keyword event written, but no reply is sent."""
         to = canonical_address(mo.destination)
         sender = canonical_address(mo.source)
         number = await self._store.get_number(to)
-        if number is None or number.integration != mo.integration:
-            return await self._unroutable(mo, to, sender, "unknown_number")
+        if number is None or number.integration != integration:
+            return await self._unroutable(integration, mo, to, sender, "unknown_number")
         if not number.enabled:
-            return await self._disabled(mo, number, sender)
-        return await self._route(mo, number, sender)
+            return await self._disabled(integration, mo, number, sender)
+        return await self._route(integration, mo, number, sender, provider_replies)
 
-    async def _route(self, mo: InboundMessage, number: Number, sender: str) -> InboundResult:
+    async def _route(self, integration: str, mo: InboundMessage, number: Number, sender: str,
+                     provider_replies: bool) -> InboundResult:
         bu = number.business_unit
         message_id = new_id("msg_")
-        outcome = evaluate(number, sender, mo.text, integration=mo.integration,
+        outcome = evaluate(number, sender, mo.text, integration=integration,
                            message_id=message_id)
+        if provider_replies and outcome.reply is not None:
+            outcome = msgspec.structs.replace(outcome, reply=None, event=_without_reply(
+                outcome.event))
         kind = None if outcome.match.kind == "none" else outcome.match.kind
-        message = Message(message_id, "mo", mo.integration, bu, sender, number.number, mo.text,
-                          mo.encoding, mo.dcs, mo.segments)
+        dcs = mo.data_coding
+        encoding = _ENCODINGS.get(dcs & 0x0F if dcs < 0x10 else dcs, "binary") \
+            if dcs is not None else "gsm7"  # decoded by the provider
+        segments = max(mo.parts, 1)
+        message = Message(message_id, "mo", integration, bu, sender, number.number, mo.text,
+                          encoding, dcs or 0, segments)
         payload = {
             "from": sender, "to": number.number, "text": mo.text,
-            "integration": mo.integration, "segments": mo.segments, "keyword": kind,
+            "integration": integration, "segments": segments, "keyword": kind,
         }
         results: dict[str, Any] = {}
         change = outcome.opt_out_change
@@ -135,29 +137,31 @@ class InboundHandler:
             err = results["reply"]
             reply_error = f"{type(err).__name__}: {err}"
             await self._store.append_events([_operational(
-                bu, "delivery_failure", mo.integration,
+                bu, "delivery_failure", integration,
                 f"the {kind} auto-reply to {sender} from {number.number} was not accepted: "
                 f"{reply_error}")])
         return InboundResult(
             routed=True, business_unit=bu, message_id=message_id,
             event_cursor=results["inbound"].cursor, keyword=kind, reply=reply,
             reply_error=reply_error,
+            reply_by_provider=provider_replies and kind is not None,
         )
 
-    async def _disabled(self, mo: InboundMessage, number: Number, sender: str) -> InboundResult:
-        outcome = evaluate(number, sender, mo.text, integration=mo.integration)
+    async def _disabled(self, integration: str, mo: InboundMessage, number: Number,
+                        sender: str) -> InboundResult:
+        outcome = evaluate(number, sender, mo.text, integration=integration)
         change = outcome.opt_out_change
         if change is not None:
             await self._store.set_opt_out(number.number, sender, change)
-        return await self._unroutable(mo, number.number, sender, "number_disabled",
+        return await self._unroutable(integration, mo, number.number, sender, "number_disabled",
                                       business_unit=number.business_unit,
                                       recorded=outcome.match.kind if change is not None else None)
 
-    async def _unroutable(self, mo: InboundMessage, to: str, sender: str,
+    async def _unroutable(self, integration: str, mo: InboundMessage, to: str, sender: str,
                           reason: UnroutedReason, *, business_unit: str | None = None,
                           recorded: str | None = None) -> InboundResult:
         if business_unit is None:
-            integ = await self._store.get_integration(mo.integration)
+            integ = await self._store.get_integration(integration)
             if integ is None:
                 # Nobody to tell: the integration is gone (deleted mid-flight).
                 return InboundResult(routed=False, unrouted_reason="unknown_integration")
@@ -168,9 +172,23 @@ class InboundHandler:
         if recorded is not None:
             detail += f" (its {recorded.replace('_', '-')} was recorded)"
         cursors = await self._store.append_events(
-            [_operational(business_unit, "inbound_unroutable", mo.integration, detail)])
+            [_operational(business_unit, "inbound_unroutable", integration, detail)])
         return InboundResult(routed=False, business_unit=business_unit,
                              event_cursor=cursors[0], unrouted_reason=reason)
+
+
+#: SMPP data_coding (low nibble for the 0x0X group) -> the stored encoding name.
+_ENCODINGS = {0: "gsm7", 1: "ascii", 3: "latin1", 8: "ucs2"}
+
+
+def _without_reply(event: NewEvent | None) -> NewEvent | None:
+    """The keyword event when the provider, not byosms, replied."""
+    if event is None:
+        return None
+    payload = dict(event.payload)
+    payload["reply_message_id"] = None
+    payload["replied_by"] = "provider"
+    return msgspec.structs.replace(event, payload=payload)
 
 
 def _operational(business_unit: str, kind: str, integration: str, detail: str) -> NewEvent:

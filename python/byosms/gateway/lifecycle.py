@@ -37,37 +37,22 @@ Rules:
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
 import msgspec
 import trio
 
-from byosms.advanced_config import (
-    SMPP_DEFAULTS,
-    TWILIO_DEFAULTS,
-    AdvancedConfigError,
-    load_advanced_config,
-)
-from byosms.providers.base import CallbackUrls
+from byosms.advanced_config import AdvancedConfigError, load_advanced_config
+from byosms.pipeline import CallbackUrls
+from byosms.providers import registry
+from byosms.providers.base import ConfigInvalid, ProviderLoadError, ProviderSpec
 from byosms.schemas.events import OperationalEvent
 from byosms.schemas.records import Integration, NewEvent
-from byosms.schemas.smpp import ConfigError, decode_smpp_config
-from byosms.schemas.twilio import decode_twilio_config
 from byosms.secret import Secret
 
-#: S11: "Up to 10 SMPP integrations" (per business unit: D4 makes units independent).
-MAX_SMPP_INTEGRATIONS = 10
 #: Names are labels in lists and the websocket API's `integration` reference.
 NAME_MAX = 100
-#: Providers the lifecycle can validate and the Gateway can run today.
-SUPPORTED_PROVIDERS = ("smpp", "twilio")
-#: S9: credential fields per provider (named in events as changed, never shown).
-CREDENTIAL_FIELDS: Mapping[str, frozenset[str]] = {
-    "smpp": frozenset({"system_id", "password", "system_type"}),
-    "twilio": frozenset({"account_sid", "auth_token"}),
-}
 MASK = "********"
 
 _AT = re.compile(r"- at `\$\.?([^`]*)`")
@@ -191,30 +176,35 @@ def _plain(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.reveal() if isinstance(v, Secret) else v for k, v in config.items()}
 
 
+def provider_spec(provider: str) -> ProviderSpec:
+    """The registry's spec of ``provider``; UnsupportedProvider naming the
+    known ones (or why a plug-in did not load)."""
+    try:
+        return registry.spec(provider)
+    except ProviderLoadError as e:
+        raise UnsupportedProvider(str(e), field="provider") from None
+
+
 def validate_config(provider: str, config: Mapping[str, Any]) -> tuple[Any, list[str]]:
     """Decode and validate one provider configuration, its advanced
     configuration included. Returns (the decoded Struct, warnings)."""
-    if provider not in SUPPORTED_PROVIDERS:
-        raise UnsupportedProvider(
-            f"provider must be one of {', '.join(SUPPORTED_PROVIDERS)}, got {provider!r}",
-            field="provider")
+    spec = provider_spec(provider)
     if not isinstance(config, Mapping):
         raise InvalidConfig("config must be an object", field="config")
     try:
-        if provider == "smpp":
-            decoded: Any = decode_smpp_config(_plain(config))
-            defaults, warnings = SMPP_DEFAULTS, decoded.warnings()
-        else:
-            decoded = decode_twilio_config(_plain(config))
-            defaults, warnings = TWILIO_DEFAULTS, []
-    except (ConfigError, ValueError) as e:
+        decoded = spec.decode_config(_plain(config))
+    except ConfigInvalid as e:
         raise InvalidConfig(f"{provider} config: {e}", field=_field_of(e)) from None
-    try:
-        load_advanced_config(decoded.advanced_config, defaults=defaults)
-    except AdvancedConfigError as e:
-        field = "advanced_config" + e.path[1:]
-        # str(e) is "$.path: problem"; name it as the caller wrote it.
-        raise InvalidAdvancedConfig("advanced_config" + str(e)[1:], field=field) from None
+    warn = getattr(decoded, "warnings", None)
+    warnings = list(warn()) if callable(warn) else []
+    if spec.advanced_defaults is not None:
+        try:
+            load_advanced_config(getattr(decoded, "advanced_config", None),
+                                 defaults=spec.advanced_defaults)
+        except AdvancedConfigError as e:
+            field = "advanced_config" + e.path[1:]
+            # str(e) is "$.path: problem"; name it as the caller wrote it.
+            raise InvalidAdvancedConfig("advanced_config" + str(e)[1:], field=field) from None
     return decoded, warnings
 
 
@@ -228,24 +218,24 @@ def _to_store(decoded: Any, given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def callback_urls(integration: Integration) -> CallbackUrls | None:
-    """D3: where an HTTP provider must send inbound messages and reports.
-    SMPP has none (the SMSC sends deliver_sm over our binds)."""
-    if integration.provider == "twilio":
-        base = str(integration.config.get("public_base_url", "")).rstrip("/")
-        path = f"/vendors/v1/twilio/{quote(integration.id, safe='')}"
-        return CallbackUrls(inbound=base + path + "/mo", status=base + path + "/status")
-    return None
+    """D3: where an HTTP provider must send inbound messages and reports
+    (the provider's spec builds them); None for providers without webhooks
+    (SMPP: the SMSC sends deliver_sm over our binds)."""
+    try:
+        spec = registry.spec(integration.provider)
+    except ProviderLoadError:
+        return None
+    return spec.callback_urls(integration.id, integration.config)
 
 
 def _warnings(integration: Integration) -> list[str]:
-    if integration.provider != "smpp":
-        return []
     # Secrets don't affect warnings: a placeholder keeps them out of reach here.
     cfg = {**integration.config, **{f: "x" for f in integration.secret_fields}}
     try:
-        return decode_smpp_config(cfg).warnings()
-    except ConfigError:
+        _, warnings = validate_config(integration.provider, cfg)
+    except LifecycleError:
         return []
+    return warnings
 
 
 # --- the lifecycle ----------------------------------------------------------------
@@ -288,10 +278,10 @@ class IntegrationLifecycle:
             live = await self._store.list_integrations(business_unit)
             if any(i.name == name for i in live):
                 raise NameTaken(f"an integration named {name!r} already exists", field="name")
-            if provider == "smpp" and sum(i.provider == "smpp" for i in live) \
-                    >= MAX_SMPP_INTEGRATIONS:
+            cap = provider_spec(provider).capabilities.max_per_business_unit
+            if cap is not None and sum(i.provider == provider for i in live) >= cap:
                 raise SmppIntegrationLimit(
-                    f"a business unit has at most {MAX_SMPP_INTEGRATIONS} SMPP integrations "
+                    f"a business unit has at most {cap} {provider} integrations "
                     f"(S11); delete one first")
             integ = await self._store.create_integration(
                 business_unit, provider, name, _to_store(decoded, config))
@@ -351,7 +341,7 @@ class IntegrationLifecycle:
                 await self._event(integ, "config_warning", w)
         restarted = False
         if new_config is not None and integ.state == "active":
-            credentials = CREDENTIAL_FIELDS.get(integ.provider, frozenset())
+            credentials = provider_spec(integ.provider).credential_fields
             why = ("credentials changed" if credentials & set(changed)
                    else "configuration changed")
             try:

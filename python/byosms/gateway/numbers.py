@@ -35,6 +35,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from byosms.gateway.keywords import display_keyword, normalize
+from byosms.pipeline import NumberCheck
 from byosms.schemas.records import Integration, Keywords, Number, NumberType
 from byosms.store.base import Conflict, NotFound
 
@@ -150,6 +151,13 @@ class NotFoundAtVendor(NumberImportError):
         return {**super().to_dict(), "reason": self.reason}
 
 
+class VendorUnavailable(NumberImportError):
+    """The provider could not be asked whether it has the number (network,
+    credentials, its own error): nothing was imported; try again."""
+
+    code = "vendor_unavailable"
+
+
 class IntegrationNotFound(NumberImportError):
     """No such integration in the caller's business unit (deleted, unknown, or
     another unit's: indistinguishable on purpose, D4)."""
@@ -161,7 +169,7 @@ ERROR_CODES: dict[str, type[NumberImportError]] = {
     c.code: c for c in (
         MissingSenderId, MissingComplianceKeywords, InvalidComplianceKeywords,
         InvalidSenderIdType, CountryMismatch, ProvisioningInProgress, AlreadyProvisioned,
-        AlreadyInInventory, NotFoundAtVendor, IntegrationNotFound,
+        AlreadyInInventory, NotFoundAtVendor, IntegrationNotFound, VendorUnavailable,
     )
 }
 
@@ -321,16 +329,22 @@ class ImportRequest(msgspec.Struct, frozen=True, kw_only=True):
 VendorCheckResult = Literal["found", "not_found", "webhook_wrong"]
 #: A provider's read-only check that the number is usable at the vendor (N5, T3).
 VendorCheck = Callable[[Integration, str, NumberType], Awaitable[VendorCheckResult]]
+#: The runtime's check for any integration: the provider's NumberCheck, or
+#: None when its provider has no number lookup.
+IntegrationCheck = Callable[[Integration, str], Awaitable[NumberCheck | None]]
 
 
 class NumberInventory:
     """Imports numbers into the store. One per process: the in-flight guard
     (N5 "provisioning already in progress") lives here."""
 
-    def __init__(self, store: Any, *, vendor_checks: Mapping[str, VendorCheck] | None = None
-                 ) -> None:
+    def __init__(self, store: Any, *, vendor_checks: Mapping[str, VendorCheck] | None = None,
+                 vendor_check: IntegrationCheck | None = None) -> None:
+        """``vendor_check`` asks the integration's provider (the gateway's
+        runtime); ``vendor_checks`` (per provider name) take precedence."""
         self._store = store
         self._vendor_checks: dict[str, VendorCheck] = dict(vendor_checks or {})
+        self._vendor_check = vendor_check
         self._in_flight: set[str] = set()
 
     def set_vendor_check(self, provider: str, check: VendorCheck | None) -> None:
@@ -368,6 +382,8 @@ class NumberInventory:
             raise IntegrationNotFound(f"no integration {request.integration!r}", number=number)
         await self._check_not_provisioned(business_unit, number)
         check = self._vendor_checks.get(integ.provider)
+        if check is None and self._vendor_check is not None:
+            await self._ask_provider(integ, number)
         if check is not None:
             result = await check(integ, number, request.type)
             if result == "not_found":
@@ -392,6 +408,23 @@ class NumberInventory:
         except NotFound:
             raise IntegrationNotFound(
                 f"no integration {request.integration!r}", number=number) from None
+
+    async def _ask_provider(self, integ: Integration, number: str) -> None:
+        assert self._vendor_check is not None
+        try:
+            answer = await self._vendor_check(integ, number)
+        except Exception as e:  # noqa: BLE001 - any failure to ask: nothing imported
+            raise VendorUnavailable(
+                f"could not check {number} at {integ.provider}: {e}", number=number) from None
+        if answer is None or answer.status == "found":
+            return
+        if answer.status == "not_found":
+            raise NotFoundAtVendor(answer.message or f"{number} is not in the {integ.provider} "
+                                   f"account of this integration", number=number,
+                                   reason="not_found")
+        raise NotFoundAtVendor(answer.message or f"{number}'s inbound webhook at "
+                               f"{integ.provider} does not point at {answer.expected_url}",
+                               number=number, reason="webhook_wrong")
 
     async def _check_not_provisioned(self, business_unit: str, number: str) -> None:
         existing = await self._store.get_number(number)

@@ -48,21 +48,37 @@ class IntegrationEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     id: Name
     business_unit: Name = "default"
     name: str = ""
-    provider: Literal["smpp", "twilio"] = "smpp"
+    #: A provider name of the registry: "smpp", "twilio" or an installed
+    #: plug-in's. Checked (with its configuration) when the gateway starts.
+    provider: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "smpp"
     active: bool = True
-    #: For provider "smpp": SmppIntegrationConfig fields. `host = "simulator"`
-    #: points at the built-in simulator.
+    #: The provider's configuration: `[integrations.config]` for any
+    #: provider; `[integrations.smpp]` / `[integrations.twilio]` are the same
+    #: table under its provider's name (kept from earlier releases).
+    #: For SMPP, `host = "simulator"` points at the built-in simulator.
+    config: dict[str, Any] | None = None
     smpp: dict[str, Any] | None = None
     twilio: dict[str, Any] | None = None
 
+    def body(self) -> dict[str, Any]:
+        """The provider configuration table, wherever it was given."""
+        named = getattr(self, self.provider, None) if self.provider in ("smpp", "twilio") else None
+        return self.config if self.config is not None else named or {}
+
     def __post_init__(self) -> None:
-        body = getattr(self, self.provider)
-        if body is None:
+        named = [t for t in ("smpp", "twilio") if getattr(self, t) is not None]
+        if any(t != self.provider for t in named):
+            raise ValueError(f"integration `{self.id}` has provider `{self.provider}` but an "
+                             f"[integrations.{named[0]}] table")
+        if self.config is not None and named:
+            raise ValueError(f"integration `{self.id}`: give [integrations.config] or "
+                             f"[integrations.{named[0]}], not both")
+        if self.config is None and not named:
             raise ValueError(f"integration `{self.id}` has provider `{self.provider}` but no "
-                             f"[integrations.{self.provider}] table")
+                             f"[integrations.config] table")
         if self.provider == "smpp":
             try:
-                msgspec.convert(body, SmppIntegrationConfig, dec_hook=dec_hook)
+                msgspec.convert(self.body(), SmppIntegrationConfig, dec_hook=dec_hook)
             except msgspec.ValidationError as e:
                 raise ValueError(f"integration `{self.id}`: {e}") from None
 

@@ -24,6 +24,7 @@ EventKind = Literal[
     "protocol_error",  # the peer sent something invalid (answered with generic_nack)
     "inbound_unroutable",  # an MO to a number not in the inventory, or disabled: not routed
     "mo_incomplete",  # a concatenated inbound message timed out with parts missing
+    "receipt_timeout",  # segments without a final receipt in the integration's receipt_timeout
     # Lifecycle (S9–S12), written by byosms.gateway.lifecycle for the owning unit:
     "integration_created",
     "integration_updated",  # `detail` names the changed fields, never their values

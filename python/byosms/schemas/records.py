@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import msgspec
 
-Provider = Literal["smpp", "twilio", "infobip", "telesign", "acs", "link", "vibes"]
+#: A provider's registry name: "smpp", "twilio" or a plug-in's entry-point name.
+Provider = str
 IntegrationState = Literal["active", "inactive", "deleted"]
 NumberType = Literal["local", "mobile", "toll_free", "short_code", "alphanumeric"]
 Direction = Literal["mt", "mo"]

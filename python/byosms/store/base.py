@@ -62,6 +62,15 @@ class Conflict(StoreError):
     """The write contradicts what is stored (duplicate number, wrong state...)."""
 
 
+class OptedOut(Conflict):
+    """The recipient opted out of messages from this sender (S15)."""
+
+
+class InvalidRecord(StoreError, ValueError):
+    """A record the store refuses as it is (e.g. a short code without
+    keywords, N4); the message says why."""
+
+
 class SchemaError(StoreError):
     """The database schema is not one this code can use (e.g. newer)."""
 

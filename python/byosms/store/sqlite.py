@@ -40,6 +40,7 @@ import logging
 import math
 import os
 import queue
+import re
 import secrets
 import sqlite3
 import threading
@@ -60,7 +61,6 @@ from byosms.schemas.records import (
     Integration,
     IntegrationState,
     Keywords,
-    Provider,
     Message,
     NewEvent,
     Number,
@@ -77,7 +77,14 @@ from byosms.schemas.records import (
 )
 from byosms.secret import Secret
 from byosms.store import migrations, sqlite_sets
-from byosms.store.base import Conflict, NotFound, StoreClosed, StoreError
+from byosms.store.base import (
+    Conflict,
+    InvalidRecord,
+    NotFound,
+    OptedOut,
+    StoreClosed,
+    StoreError,
+)
 from byosms.store.crypto import SecretBox, load_key
 
 #: Ops committed in one transaction at most. Bounds the latency one batch adds
@@ -85,7 +92,9 @@ from byosms.store.crypto import SecretBox, load_key
 MAX_BATCH = 1024
 #: Ops queued for the writer before callers wait (backpressure).
 QUEUE_BOUND = 8192
-_PROVIDERS = typing.get_args(Provider)
+#: A provider's registry name as the store accepts it (the lifecycle checks
+#: that the registry knows it; the store only keeps names sane).
+_PROVIDER_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INTEGRATION_STATES = typing.get_args(IntegrationState)
 #: Entries of the writer's message-facts cache before it starts over (~100 B each).
 MSG_INFO_CACHE = 200_000
@@ -105,14 +114,6 @@ log = logging.getLogger(__name__)
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 _keywords_decode = msgspec.json.Decoder(Keywords).decode
-
-
-class OptedOut(Conflict):
-    """The recipient opted out of messages from this sender (S15)."""
-
-
-class InvalidRecord(StoreError, ValueError):
-    pass
 
 
 _MSG_COLS = (
@@ -562,8 +563,9 @@ class SqliteStore:
         state: IntegrationState = "inactive",
         id: str | None = None,
     ) -> Integration:
-        if provider not in _PROVIDERS:
-            raise InvalidRecord(f"provider must be one of {', '.join(_PROVIDERS)}, got {provider!r}")
+        if not isinstance(provider, str) or not _PROVIDER_NAME.fullmatch(provider):
+            raise InvalidRecord(f"provider must be a provider name (lower-case letters, digits, "
+                                f"'_', '.', '-'), got {provider!r}")
         if state not in ("active", "inactive"):
             raise InvalidRecord(f"a new integration is active or inactive, not {state!r}")
         iid = id or new_id("int_")

@@ -325,7 +325,7 @@ _ACCEPT_STATES_ALLOWED = frozenset({"active", "inactive"})
 def accept_messages(store: SqliteStore, conn: sqlite3.Connection, prepared: Sequence[Any],
                     check_opt_out: bool) -> list[Any]:
     """`prepared`: `SqliteStore._prepare_accept` results (or the StoreError it gave)."""
-    from byosms.store.sqlite import OptedOut
+    from byosms.store.base import OptedOut
 
     msgs: list[Message | None] = [None if isinstance(p, StoreError) else p[0] for p in prepared]
     live = [m for m in msgs if m is not None]

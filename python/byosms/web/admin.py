@@ -226,6 +226,7 @@ _IMPORT_STATUS = {
     "already_provisioned": 409,
     "already_in_inventory": 409,
     "integration_not_found": 404,
+    "vendor_unavailable": 502,
 }
 
 _encode = msgspec.json.Encoder().encode

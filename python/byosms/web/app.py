@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 from hypercorn.config import Config
@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from byosms.providers.base import Provider, WebhookRequest
+from byosms.pipeline import WebhookRequest
+from byosms.providers.base import Provider
 from byosms.schemas.events import OperationalEvent
 
 #: Webhook bodies are small (PROVIDERS.md); reading stops beyond this so a
@@ -22,10 +23,17 @@ from byosms.schemas.events import OperationalEvent
 MAX_BODY = 256 * 1024
 
 
+class WebhookTargets(Protocol):
+    """Who answers ``/vendors/v1/{provider}/{integration}/{kind}``: the
+    provider instance of that integration (an inactive one answers 2xx and
+    drops, T4), or None (404). The gateway's runtime implements it."""
+
+    async def webhook_target(self, provider: str, integration_id: str) -> Provider | None: ...
+
+
 class IntegrationRegistry:
-    """Live integrations by (provider name, integration id). The owner adds
-    an integration when it starts and removes it when it is deleted (a
-    deactivated one stays: its webhooks are dropped and counted, T4)."""
+    """A fixed set of provider instances by (provider name, integration id):
+    ``WebhookTargets`` for tests and embedders that run adapters themselves."""
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], Provider] = {}
@@ -38,6 +46,9 @@ class IntegrationRegistry:
 
     def get(self, provider: str, integration_id: str) -> Provider | None:
         return self._by_key.get((provider, integration_id))
+
+    async def webhook_target(self, provider: str, integration_id: str) -> Provider | None:
+        return self.get(provider, integration_id)
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -52,7 +63,7 @@ async def _read_body(request: Request) -> bytes | None:
 
 
 def create_app(
-    integrations: IntegrationRegistry,
+    integrations: WebhookTargets,
     *,
     on_event: Callable[[OperationalEvent], Any] | None = None,
     admin: Any = None,
@@ -69,7 +80,7 @@ def create_app(
         provider = request.path_params["provider"]
         integration_id = request.path_params["integration"]
         kind = request.path_params["kind"]
-        integration = integrations.get(provider, integration_id)
+        integration = await integrations.webhook_target(provider, integration_id)
         if integration is None:
             return PlainTextResponse("no such integration", status_code=404)
         body = await _read_body(request)

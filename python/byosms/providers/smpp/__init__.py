@@ -25,6 +25,7 @@ def build(config: SmppIntegrationConfig, *, runtime: ProviderRuntime | None = No
     simulator's "simulator") is replaced by the endpoint it names."""
     from byosms.providers.smpp.supervisor import SmppIntegration
 
+    kwargs.pop("on_opt_out", None)  # SMSCs do not keep opt-outs of their own
     ssl_context = None
     if runtime is not None and runtime.resolve_host is not None:
         endpoint = runtime.resolve_host(config.host)
