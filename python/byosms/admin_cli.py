@@ -21,8 +21,37 @@ from typing import Any
 
 import httpx
 
-#: Config fields that are secrets for some provider (schemas.smpp, schemas.twilio).
-SECRET_FIELDS = frozenset({"password", "auth_token"})
+def _secret_fields() -> frozenset[str]:
+    """Config fields that are secrets for some provider of the registry."""
+    from byosms.providers import registry
+
+    return frozenset().union(*(spec.secret_fields for spec in registry.specs()))
+
+
+def _provider_fields_help() -> str:
+    """Every provider's configuration fields, for `integrations create --help`
+    (from each provider's config Struct: name, type, default)."""
+    from byosms.providers import registry
+
+    lines = ["provider configuration fields (--config file, --set, --secret-file):"]
+    for spec in registry.specs():
+        lines.append(f"  {spec.name}: {spec.description}".rstrip(": "))
+        schema = spec.config_schema()
+        defs = schema.get("$defs", {})
+        ref = schema.get("$ref", "")
+        body = defs.get(ref.rsplit("/", 1)[-1], schema) if ref else schema
+        required = set(body.get("required", ()))
+        for name, prop in body.get("properties", {}).items():
+            kind = prop.get("type") or ("/".join(str(x.get("type", x.get("$ref", "?")))
+                                                 .rsplit("/", 1)[-1]
+                                                 for x in prop.get("anyOf", [])) or "object")
+            if "enum" in prop:
+                kind = "|".join(map(str, prop["enum"]))
+            if prop.get("writeOnly"):
+                kind = "secret"
+            default = "required" if name in required else f"default {prop.get('default')!r}"
+            lines.append(f"    {name} ({kind}; {default})")
+    return "\n".join(lines)
 DEFAULT_URL = "http://127.0.0.1:8080"
 PREFIX = "/admin/v1"
 
@@ -84,8 +113,13 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
         p.add_argument("id", help="integration id")
         _common(p)
         p.set_defaults(func=run, admin_func=fn)
-    p = isub.add_parser("create", help="create an integration from a config file and flags")
-    p.add_argument("--provider", required=True, choices=("smpp", "twilio"), help="provider")
+    from byosms.providers import registry
+
+    p = isub.add_parser("create", help="create an integration from a config file and flags",
+                        epilog=_provider_fields_help(),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--provider", required=True, choices=registry.names(),
+                   help="provider: a built-in one or an installed plug-in's name")
     p.add_argument("--name", required=True, help="name, unique in the business unit")
     p.add_argument("--activate", action="store_true", help="activate it right away")
     _config_flags(p)
@@ -212,7 +246,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"--set wants KEY=VALUE, got {item!r}")
-        if key in SECRET_FIELDS:
+        if key in _secret_fields():
             raise CliError(f"{key} is a secret: use --secret-file {key}=PATH or "
                            f"--prompt-secret {key}")
         try:

@@ -72,7 +72,7 @@ class SmppIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     advanced_config: dict[str, Any] | None = None
     #: Segments without a final receipt after this long are failed with
     #: generic code 9 (unknown) and an event. Default 48 h.
-    receipt_timeout: Annotated[float, msgspec.Meta(ge=60, le=30 * 86400)] = 48 * 3600.0
+    receipt_timeout: Annotated[float, msgspec.Meta(ge=1, le=30 * 86400)] = 48 * 3600.0
 
     def __post_init__(self) -> None:
         for name in ("source_npi", "destination_npi"):

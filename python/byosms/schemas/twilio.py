@@ -58,7 +58,7 @@ class TwilioIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
     keyword_replies: Literal["provider", "gateway"] = "provider"
     #: Segments without a final status callback after this long are failed
     #: with generic code 9 (unknown) and an event. Default 48 h.
-    receipt_timeout: Annotated[float, msgspec.Meta(ge=60, le=30 * 86400)] = 48 * 3600.0
+    receipt_timeout: Annotated[float, msgspec.Meta(ge=1, le=30 * 86400)] = 48 * 3600.0
 
     def __post_init__(self) -> None:
         for name in ("api_base", "public_base_url"):

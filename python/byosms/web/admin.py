@@ -48,8 +48,6 @@ from byosms.schemas.records import (
     NumberType,
     Provider,
 )
-from byosms.schemas.smpp import SmppIntegrationConfig
-from byosms.schemas.twilio import TwilioIntegrationConfig
 from byosms.secret import Secret
 
 PREFIX = "/admin/v1"
@@ -108,7 +106,7 @@ class IntegrationList(_Out, kw_only=True):
 class CreateIntegration(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     provider: str
     name: str
-    #: SmppIntegrationConfig or TwilioIntegrationConfig fields.
+    #: The provider's config Struct fields (components: SmppIntegrationConfig, ...
     config: dict[str, Any]
     activate: bool = False
 
@@ -599,9 +597,14 @@ _openapi_cache: bytes | None = None
 
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1, generated from the wire Structs and the route table."""
+    from byosms.providers import registry
+
+    # Each provider's config Struct, from the registry (plug-ins included):
+    # `CreateIntegration.config` is one of them, by `provider`.
+    configs = {spec.config_type for spec in registry.specs()
+               if isinstance(spec.config_type, type) and issubclass(spec.config_type, msgspec.Struct)}
     types = sorted({t for op in OPERATIONS for t in (op.request, op.response) if t}
-                   | {ErrorBody, SmppIntegrationConfig, TwilioIntegrationConfig},
-                   key=lambda t: t.__name__)
+                   | {ErrorBody} | configs, key=lambda t: t.__name__)
     _, components = msgspec.json.schema_components(
         types, ref_template="#/components/schemas/{name}", schema_hook=_schema_hook)
     ref = "#/components/schemas/{}".format
