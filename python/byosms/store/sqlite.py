@@ -934,9 +934,9 @@ class SqliteStore:
             if not vendor_message_id:
                 raise InvalidRecord("a successful submit needs the vendor message id")
             row = conn.execute(
-                f"UPDATE segments SET state = 'submitted', vendor_message_id = ?, updated = ? "
-                f"WHERE id = ? AND state = 'in_flight' RETURNING {_SEG_COLS}",
-                (vendor_message_id, t, segment_id),
+                f"UPDATE segments SET state = 'submitted', vendor_message_id = ?, updated = ?, "
+                f"submitted_at = ? WHERE id = ? AND state = 'in_flight' RETURNING {_SEG_COLS}",
+                (vendor_message_id, t, t, segment_id),
             ).fetchone()
         else:
             row = conn.execute(
@@ -1024,11 +1024,14 @@ class SqliteStore:
             params = (r.integration, r.vendor_ids[0])
         else:
             return ReceiptResult(None)
+        # submitted_at: kept from the submit (the receipt timeout counts from
+        # it); set here only for a segment a receipt reached before its submit
+        # was recorded (a whole-message receipt, see the gateway's _on_receipt).
         row = conn.execute(
             f"UPDATE segments SET state = ?, generic_code = ?, generic_cause = ?, "
-            f"vendor_code = ?, updated = ? WHERE {where} "
-            f"AND state NOT IN ('delivered', 'failed') RETURNING {_SEG_COLS}",
-            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, *params),
+            f"vendor_code = ?, updated = ?, submitted_at = coalesce(submitted_at, ?) "
+            f"WHERE {where} AND state NOT IN ('delivered', 'failed') RETURNING {_SEG_COLS}",
+            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, t, *params),
         ).fetchone()
         if row is not None:
             seg = _segment(row)
@@ -1050,8 +1053,9 @@ class SqliteStore:
             return ReceiptResult(seg, state, None)
         row = conn.execute(
             f"UPDATE segments SET state = ?, generic_code = ?, generic_cause = ?, "
-            f"vendor_code = ?, updated = ? WHERE id = ? RETURNING {_SEG_COLS}",
-            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, seg.id),
+            f"vendor_code = ?, updated = ?, submitted_at = coalesce(submitted_at, ?) "
+            f"WHERE id = ? RETURNING {_SEG_COLS}",
+            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, t, seg.id),
         ).fetchone()
         seg = _segment(row)
         state, cursor = self._after_segment_change(conn, seg, t)
