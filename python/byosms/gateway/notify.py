@@ -56,6 +56,7 @@ _EVENT_WRITERS = frozenset({
     "record_receipt",
     "record_receipts",
     "record_inbound",
+    "expire_receipts",
     "set_integration_state",
 })
 

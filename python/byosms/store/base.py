@@ -182,6 +182,22 @@ class Store(Protocol):
         ReceiptResult(None))."""
         ...
 
+    async def expire_receipts(
+        self, integration: str, submitted_before: float, limit: int = 1000
+    ) -> list[Segment]:
+        """The receipt timeout: up to `limit` segments of `integration` in
+        state `submitted` whose submit was recorded before `submitted_before`
+        (wall-clock seconds, the clock of `updated`), oldest submit first,
+        become `failed` with generic code 9 (unknown) and cause
+        "RECEIPT_TIMEOUT", recorded as a failed receipt is: same roll-up, one
+        `status` event each. The clock is the submit's: intermediate receipts
+        (ENROUTE...) do not restart it. Segments queued, in flight or final
+        are untouched; a receipt that arrives for an expired segment later
+        changes nothing (as for any final segment). One transaction per call;
+        returns the segments expired ([] when none is overdue: call again
+        until it returns fewer than `limit`)."""
+        ...
+
     async def record_inbound(self, message: Message, payload: dict[str, Any]) -> Event:
         """An MO message and its `inbound` event, committed together."""
         ...

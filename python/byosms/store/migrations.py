@@ -8,8 +8,9 @@ code doesn't know what the newer one changed, and writing to it could corrupt
 data the newer code relies on.
 
 Indexes are few on purpose (each costs every insert): the vendor id lookup of
-receipts, the queue of each integration, events per business unit by cursor,
-and the idempotency key.
+receipts, the queue of each integration, the segments awaiting a final
+receipt of each integration (the receipt timeout), events per business unit
+by cursor, and the idempotency key.
 """
 
 from __future__ import annotations
@@ -135,6 +136,19 @@ MIGRATIONS: tuple[str, ...] = (
         created       REAL NOT NULL,
         revoked       REAL
     );
+    """,
+    # 3: when each segment was submitted, for the receipt timeout
+    # (`Store.expire_receipts`). `updated` will not do: an intermediate receipt
+    # (ENROUTE, ACCEPTD) moves it, and the timeout counts from the submit.
+    # Segments submitted before this step take their `updated`: at or after
+    # their submit, so none expires early.
+    """
+    ALTER TABLE segments ADD COLUMN submitted_at REAL;
+    UPDATE segments SET submitted_at = updated WHERE state = 'submitted';
+    -- Only segments awaiting a final receipt: the receipt-timeout sweep's
+    -- oldest-first scan per integration.
+    CREATE INDEX segments_submitted ON segments(integration_id, submitted_at)
+        WHERE state = 'submitted';
     """,
 )
 

@@ -53,6 +53,7 @@ import msgspec
 import trio
 
 from byosms._core import status_frame
+from byosms.advanced_config import GenericErrorCode
 from byosms.message_states import ONE_SEGMENT, message_state_of
 from byosms.schemas.records import (
     Accepted,
@@ -105,6 +106,10 @@ BUSY_TIMEOUT_MS = 5000
 #: commit that crossed 1,000 WAL pages, 7-13 ms on the busiest thread of
 #: the gateway, every ~40 transactions under load.
 CHECKPOINT_EVERY = 0.25
+#: What a segment without a final receipt by its integration's receipt
+#: timeout becomes (`expire_receipts`): failed, generic code 9 (unknown).
+RECEIPT_TIMEOUT_CODE = int(GenericErrorCode.UNKNOWN)
+RECEIPT_TIMEOUT_CAUSE = "RECEIPT_TIMEOUT"
 #: API tokens: prefix (recognisable in a leaked-secret scan) + 32 random bytes.
 TOKEN_PREFIX = "byo_"
 TOKEN_BYTES = 32
@@ -936,9 +941,9 @@ class SqliteStore:
             if not vendor_message_id:
                 raise InvalidRecord("a successful submit needs the vendor message id")
             row = conn.execute(
-                f"UPDATE segments SET state = 'submitted', vendor_message_id = ?, updated = ? "
-                f"WHERE id = ? AND state = 'in_flight' RETURNING {_SEG_COLS}",
-                (vendor_message_id, t, segment_id),
+                f"UPDATE segments SET state = 'submitted', vendor_message_id = ?, updated = ?, "
+                f"submitted_at = ? WHERE id = ? AND state = 'in_flight' RETURNING {_SEG_COLS}",
+                (vendor_message_id, t, t, segment_id),
             ).fetchone()
         else:
             row = conn.execute(
@@ -1026,11 +1031,14 @@ class SqliteStore:
             params = (r.integration, r.vendor_ids[0])
         else:
             return ReceiptResult(None)
+        # submitted_at: kept from the submit (the receipt timeout counts from
+        # it); set here only for a segment a receipt reached before its submit
+        # was recorded (a whole-message receipt, see the gateway's _on_receipt).
         row = conn.execute(
             f"UPDATE segments SET state = ?, generic_code = ?, generic_cause = ?, "
-            f"vendor_code = ?, updated = ? WHERE {where} "
-            f"AND state NOT IN ('delivered', 'failed') RETURNING {_SEG_COLS}",
-            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, *params),
+            f"vendor_code = ?, updated = ?, submitted_at = coalesce(submitted_at, ?) "
+            f"WHERE {where} AND state NOT IN ('delivered', 'failed') RETURNING {_SEG_COLS}",
+            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, t, *params),
         ).fetchone()
         if row is not None:
             seg = _segment(row)
@@ -1052,8 +1060,9 @@ class SqliteStore:
             return ReceiptResult(seg, state, None)
         row = conn.execute(
             f"UPDATE segments SET state = ?, generic_code = ?, generic_cause = ?, "
-            f"vendor_code = ?, updated = ? WHERE id = ? RETURNING {_SEG_COLS}",
-            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, seg.id),
+            f"vendor_code = ?, updated = ?, submitted_at = coalesce(submitted_at, ?) "
+            f"WHERE id = ? RETURNING {_SEG_COLS}",
+            (r.state, r.generic_code, r.generic_cause, r.vendor_code, t, t, seg.id),
         ).fetchone()
         seg = _segment(row)
         state, cursor = self._after_segment_change(conn, seg, t)
@@ -1064,12 +1073,56 @@ class SqliteStore:
         `status` event, in one transaction. No match -> ReceiptResult(None)."""
         return await self._write(self._receipt_op, receipt)
 
+    def _receipts_op(self, conn: sqlite3.Connection, receipts: Sequence[Receipt],
+                     details: bool) -> list[ReceiptResult | StoreError]:
+        """The path every batch of receipts takes: set-based on the writer's
+        optimistic pass, item by item (one savepoint each) on the careful one."""
+        if not self._careful:
+            return sqlite_sets.record_receipts(self, conn, receipts, details)
+        return [_in_savepoint(self, conn, self._receipt_op, conn, r) for r in receipts]
+
     async def record_receipts(self, receipts: Sequence[Receipt], *, details: bool = True
                               ) -> list[ReceiptResult | StoreError]:
-        def op(conn: sqlite3.Connection) -> list[ReceiptResult | StoreError]:
-            if not self._careful:
-                return sqlite_sets.record_receipts(self, conn, receipts, details)
-            return [_in_savepoint(self, conn, self._receipt_op, conn, r) for r in receipts]
+        return await self._write(self._receipts_op, receipts, details)
+
+    async def expire_receipts(self, integration: str, submitted_before: float,
+                              limit: int = 1000) -> list[Segment]:
+        """The receipt timeout: up to `limit` segments of `integration`
+        still `submitted` (no final receipt) whose submit was recorded before
+        `submitted_before` (wall-clock seconds, as `now()`), oldest submit
+        first, become `failed` with generic code 9 (unknown) and cause
+        RECEIPT_TIMEOUT, each as a failed receipt would: the same ops, so the
+        message rolls up (one overdue segment fails its message) and a
+        `status` event is appended per segment. One transaction. Returns the
+        segments expired, as recorded; [] when none is overdue. The clock is
+        the submit's (`submitted_at`), not `updated`: intermediate receipts
+        do not restart it. A receipt arriving later finds the segment final
+        and changes nothing, like any repeated receipt."""
+        if limit < 1:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[Segment]:
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM segments INDEXED BY segments_submitted "
+                "WHERE integration_id = ? AND state = 'submitted' AND submitted_at < ? "
+                "ORDER BY submitted_at, id LIMIT ?",
+                (integration, submitted_before, limit),
+            )]
+            if not ids:
+                return []
+            # Inside the writer's transaction: nothing moves these segments
+            # between the read and the receipts.
+            results = self._receipts_op(conn, [
+                Receipt(integration=integration, segment_id=sid, state="failed",
+                        generic_code=RECEIPT_TIMEOUT_CODE, generic_cause=RECEIPT_TIMEOUT_CAUSE)
+                for sid in ids], True)
+            expired: list[Segment] = []
+            for sid, res in zip(ids, results):
+                if isinstance(res, ReceiptResult) and res.segment is not None:
+                    expired.append(res.segment)
+                else:  # careful pass, item rolled back: still submitted, the next call retries
+                    log.warning("receipt timeout of segment %s not recorded: %r", sid, res)
+            return expired
 
         return await self._write(op)
 

@@ -85,7 +85,8 @@ _SQL_LEAN_BY_VENDOR_ID = (
     "JOIN messages m ON m.id = s.message_id"
 )
 _SQL_SUBMITTED = (
-    "UPDATE segments SET state = 'submitted', vendor_message_id = j.v, updated = ?2 "
+    "UPDATE segments SET state = 'submitted', vendor_message_id = j.v, updated = ?2, "
+    "submitted_at = ?2 "
     "FROM (SELECT value ->> 0 AS id, value ->> 1 AS v FROM json_each(?1)) AS j "
     "WHERE segments.id = j.id AND segments.state = 'in_flight'"
 )
@@ -94,7 +95,8 @@ _SQL_SUBMITTED = (
 # parameters, one statement per distinct set, and the rows are bare ids.
 _SQL_RECEIPTED = (
     "UPDATE segments SET state = ?3, generic_code = ?4, generic_cause = ?5, vendor_code = ?6, "
-    "updated = ?2 WHERE id IN (SELECT value FROM json_each(?1)) "
+    "updated = ?2, submitted_at = coalesce(submitted_at, ?2) "
+    "WHERE id IN (SELECT value FROM json_each(?1)) "
     "AND state NOT IN ('delivered', 'failed')"
 )
 _SQL_ROLLUP = (
