@@ -9,7 +9,7 @@ start, stop or restart an integration, and the runtime reads the integration
 
 Rules:
 - Config is validated before anything is written: the provider's Struct
-  (schemas.smpp / schemas.twilio) and the S7 advanced configuration, each
+  (the registry's config Struct of the provider) and the S7 advanced configuration, each
   error naming the field (`field`: "port", or the JSON path inside the
   advanced configuration, "advanced_config.charsets[1].dcs").
 - What is stored is what the caller gave (defaults stay implicit, so a later
