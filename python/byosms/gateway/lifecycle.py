@@ -8,14 +8,15 @@ start, stop or restart an integration, and the runtime reads the integration
 (and its secrets) from the store when it does.
 
 Rules:
-- Config is validated before anything is written: the provider's Struct
-  (the registry's config Struct of the provider) and the S7 advanced configuration, each
+- Config is validated before anything is written: the provider's config
+  Struct (from the registry) and the S7 advanced configuration, each
   error naming the field (`field`: "port", or the JSON path inside the
   advanced configuration, "advanced_config.charsets[1].dcs").
 - What is stored is what the caller gave (defaults stay implicit, so a later
   release's better default reaches old integrations); top-level secrets are
   `Secret`s, which the store encrypts.
-- S11: at most `MAX_SMPP_INTEGRATIONS` live SMPP integrations per unit.
+- S11: at most `Capabilities.max_per_business_unit` live integrations of a
+  provider per unit (SMPP: 10).
 - S9: changing the config of an active integration restarts it (re-bind).
   The runtime reads the configuration when it starts, so every config change
   needs it, not only credentials and connection; a rename does not.
