@@ -2,7 +2,9 @@
 is, given its segments' states. Every provider's receipts, the SMPP
 engine's in-memory tracking and the store's per-item path use these; the
 store's batch planner (rust/src/store_sets.rs ``roll_up``) is their twin in
-Rust, held equal to ``message_state_of`` by tests/test_store_rollup.py.
+Rust, held equal to the per-item path (``message_state_of``) by
+tests/test_store_sets.py, and both to an independent statement of S13 by
+tests/test_store_rollup.py.
 
 Two scales, one rule:
 - a receipt's ``state`` is an SMPP message_state (``byosms.pipeline``),
