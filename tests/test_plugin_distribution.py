@@ -8,6 +8,7 @@ of byosms changed for it."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,13 @@ def plugin_path(tmp_path_factory) -> str:
     environment's byosms stays as it is): its PYTHONPATH."""
     target = tmp_path_factory.mktemp("site")
     build = tmp_path_factory.mktemp("build")
+    # Built from a copy: setuptools writes build/ next to the sources.
+    source = build / "plugin_acme"
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                   "__pycache__"))
     p = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(PLUGIN)],
+         "--no-index", "--target", str(target), str(source)],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "TMPDIR": str(build), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     assert p.returncode == 0, p.stdout + p.stderr
