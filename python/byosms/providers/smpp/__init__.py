@@ -8,15 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from byosms.advanced_config import SMPP_DEFAULTS
-from byosms.providers.base import Capabilities, ConfigInvalid, ProviderRuntime, ProviderSpec
-from byosms.schemas.smpp import ConfigError, SmppIntegrationConfig, decode_smpp_config
-
-
-def _decode(raw: Any) -> SmppIntegrationConfig:
-    try:
-        return decode_smpp_config(raw)
-    except ConfigError as e:
-        raise ConfigInvalid(str(e)) from None
+from byosms.providers.base import Capabilities, ProviderRuntime, ProviderSpec
+from byosms.schemas.smpp import SmppIntegrationConfig, decode_smpp_config
 
 
 def build(config: SmppIntegrationConfig, *, runtime: ProviderRuntime | None = None,
@@ -45,7 +38,7 @@ SPEC = ProviderSpec(
     name="smpp",
     factory=build,
     config_type=SmppIntegrationConfig,
-    decode=_decode,
+    decode=decode_smpp_config,  # its ConfigError names the field
     capabilities=Capabilities(
         segments="gateway",
         batch_submit=True,
