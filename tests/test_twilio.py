@@ -5,6 +5,7 @@ deactivated drops (T4), the import check (T3)."""
 
 from __future__ import annotations
 
+import socket
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,7 +15,7 @@ import trio
 
 from byosms.advanced_config import GenericErrorCode
 from byosms.providers import twilio as tw
-from byosms.providers.base import Provider
+from byosms.providers.base import Provider, ProviderRuntime
 from byosms.providers.twilio import EMPTY_TWIML, ProviderInactive, TwilioIntegration
 from byosms.schemas.twilio import decode_twilio_config
 from byosms.testing import TwilioFake
@@ -196,15 +197,108 @@ async def test_429_backs_off_and_retries(rig):
     await integ.aclose()
 
 
-def test_retry_after_parsing():
-    def resp(value):
-        return httpx.Response(429, headers={"Retry-After": value} if value is not None else {})
+async def test_20429_in_a_4xx_body_is_throttling(rig):
+    """Twilio may say "too many requests" in the body of another status:
+    the kit's classify hook makes it a retried throttle."""
+    integ = rig.integration(max_attempts=3)
+    rig.fake.fail_next(1, http_status=400, code=20429, retry_after="0")
+    [result] = await integ.submit(msg("m1"))
+    assert result.ok and result.attempts == 2
+    assert integ.stats["throttled"] == 1 and rig.kinds().count("throttled") == 1
+    [event] = [e for e in rig.events if e.kind == "throttled"]
+    assert event.command_status == 20429 and "HTTP 400" in event.detail
+    await rig.fake.wait_idle()
+    await integ.aclose()
 
-    assert tw._retry_after(resp("7"), 1.0, 30.0) == 7.0
-    assert tw._retry_after(resp("700"), 1.0, 30.0) == 30.0
-    assert tw._retry_after(resp(None), 2.0, 30.0) == 2.0
-    assert tw._retry_after(resp("garbage"), 2.0, 30.0) == 2.0
-    assert tw._retry_after(resp("Wed, 21 Oct 2015 07:28:00 GMT"), 2.0, 30.0) == 0.0  # in the past
+
+async def test_5xx_retried_and_stays_retryable_when_exhausted(rig):
+    integ = rig.integration(max_attempts=3)
+    rig.fake.fail_next(2, http_status=503, code=29999)
+    [result] = await integ.submit(msg("m1"))
+    assert result.ok and result.attempts == 3 and integ.stats["throttled"] == 0
+    # A code the mapping doesn't know, on a transient status: still retryable.
+    rig.fake.fail_next(3, http_status=503, code=29999)
+    [result] = await integ.submit(msg("m2"))
+    assert not result.ok and result.attempts == 3 and result.http_status == 503
+    assert (result.generic_code, result.cause, result.vendor_code) == (
+        GenericErrorCode.RETRYABLE_FAILURE, "HTTP_ERROR", 29999)
+    await rig.fake.wait_idle()
+    await integ.aclose()
+
+
+async def test_unreachable_api_is_a_retryable_result(rig):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    integ = rig.integration(api_base=f"http://127.0.0.1:{closed}", max_attempts=2)
+    with trio.fail_after(10):
+        [result] = await integ.submit(msg("m1"))
+    assert not result.ok and result.attempts == 2 and result.http_status is None
+    assert (result.generic_code, result.cause) == (GenericErrorCode.RETRYABLE_FAILURE, "HTTP_ERROR")
+    assert integ.stats["transport_errors"] == 2 and rig.results == [result]
+    assert "delivery_failure" in rig.kinds()
+    with pytest.raises(tw.TwilioApiError) as e, trio.fail_after(10):
+        await integ.check_number(SENDER)
+    assert e.value.http_status is None
+    await integ.aclose()
+
+
+async def test_runtime_http_transport_is_used():
+    """ProviderRuntime.http_transport reaches the client; ``transport=``
+    (the existing tests' way) wins over it."""
+    seen: list[str] = []
+
+    def answer(tag):
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(tag)
+            return httpx.Response(201, json={"sid": "SM" + "0" * 32, "status": "queued", "num_segments": "1"})
+        return handler
+
+    config = decode_twilio_config(
+        {"account_sid": "AC" + "0" * 32, "auth_token": "tok", "public_base_url": "https://gw.example.com"}
+    )
+    runtime = ProviderRuntime(http_transport=httpx.MockTransport(answer("runtime")))
+    integ = TwilioIntegration(config, integration_id="rt", runtime=runtime)
+    [result] = await integ.submit(msg("m1"))
+    assert result.ok and seen == ["runtime"]
+    await integ.aclose()
+    integ = TwilioIntegration(config, integration_id="rt", runtime=runtime,
+                              transport=httpx.MockTransport(answer("explicit")))
+    await integ.submit(msg("m2"))
+    assert seen == ["runtime", "explicit"]
+    await integ.aclose()
+
+
+def test_answers_keywords_and_max_in_flight():
+    base = {"account_sid": "AC" + "0" * 32, "auth_token": "tok", "public_base_url": "https://gw.example.com"}
+    integ = TwilioIntegration(decode_twilio_config(base), integration_id="k")
+    assert integ.answers_keywords is True and integ.max_in_flight == 10
+    integ = TwilioIntegration(
+        decode_twilio_config({**base, "keyword_replies": "gateway", "max_connections": 3}), integration_id="k"
+    )
+    assert integ.answers_keywords is False and integ.max_in_flight == 3
+
+
+async def test_inbound_not_remembered_when_routing_failed(rig):
+    """A failed on_mo answers 500 so Twilio retries; that retry must be
+    routed, not taken for a duplicate."""
+    integ = rig.integration()
+    calls: list[str] = []
+
+    def flaky(m):
+        calls.append(m.text)
+        if len(calls) == 1:
+            raise RuntimeError("store down")
+
+    integ._on_mo = tw.callback(flaky)
+    url = integ.callback_urls().inbound
+    r = await rig.fake.send_inbound(url, RCPT, SENDER, "hi", message_sid="SM" + "7" * 32)
+    assert r.status_code == 500
+    r = await rig.fake.send_inbound(url, RCPT, SENDER, "hi", message_sid="SM" + "7" * 32)
+    assert r.status_code == 200 and calls == ["hi", "hi"]
+    r = await rig.fake.send_inbound(url, RCPT, SENDER, "hi", message_sid="SM" + "7" * 32)
+    assert r.status_code == 200 and calls == ["hi", "hi"] and integ.stats["duplicate_inbound"] == 1
+    await integ.aclose()
 
 
 async def test_opted_out_recipient(rig):
@@ -418,7 +512,7 @@ async def test_run_closes_client(rig):
         assert await n.start(integ.run) is integ
         await integ.submit(msg("m1"))
         n.cancel_scope.cancel()
-    assert integ._client.is_closed
+    assert integ.http.is_closed
     await rig.fake.wait_idle()
 
 
