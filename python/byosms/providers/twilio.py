@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 
 from byosms.advanced_config import TWILIO_DEFAULTS, ErrorMapper, GenericErrorCode, load_advanced_config
+from byosms.message_states import one_segment_state
 from byosms.pipeline import (
     DeliveryReceipt,
     InboundMessage,
@@ -56,7 +57,7 @@ from byosms.pipeline import (
     WebhookRequest,
     WebhookResponse,
 )
-from byosms.providers.base import Capabilities, ConfigInvalid, ProviderRuntime, ProviderSpec
+from byosms.providers.base import Capabilities, ProviderRuntime, ProviderSpec
 from byosms.providers.base import OutboundMessage as OutboundMessageLike
 from byosms.providers.base import callback as callback  # importable from here, as before the kit
 from byosms.providers.http import (
@@ -71,7 +72,7 @@ from byosms.providers.http import (
 )
 from byosms.providers.http.ordering import DEFAULT_HOLD
 from byosms.schemas.events import OperationalEvent
-from byosms.schemas.twilio import ConfigError, TwilioIntegrationConfig, decode_twilio_config
+from byosms.schemas.twilio import TwilioIntegrationConfig, decode_twilio_config
 
 __all__ = [
     "EMPTY_TWIML",
@@ -255,13 +256,6 @@ def _same_url(a: str, b: str) -> bool:
         return (scheme, f"{(p.hostname or '').lower()}:{port}", p.path.rstrip("/"), p.query)
 
     return norm(a) == norm(b)
-
-
-def _decode(raw: Any) -> TwilioIntegrationConfig:
-    try:
-        return decode_twilio_config(raw)
-    except ConfigError as e:
-        raise ConfigInvalid(str(e)) from None
 
 
 def _parse(request: WebhookRequest) -> tuple[list[tuple[str, str]] | None, bool]:
@@ -540,7 +534,7 @@ class TwilioIntegration(HttpAdapter):
                 segment_id=m.segment_id or (f"{m.message_id}:1" if m.message_id else None),
                 segment_index=1 if m.message_id else None,
                 segment_count=m.segment_count,
-                message_state=("delivered" if status in _DELIVERED_STATUSES else "failed") if final else "en_route",
+                message_state=one_segment_state(state if final else None),
                 done_date=fields.get("RawDlrDoneDate") or None,
                 early=m.early,
             )
@@ -570,7 +564,7 @@ SPEC = ProviderSpec(
     name="twilio",
     factory=TwilioIntegration,
     config_type=TwilioIntegrationConfig,
-    decode=_decode,
+    decode=decode_twilio_config,  # its ConfigError names the field
     capabilities=TwilioIntegration.capabilities,
     credential_fields=frozenset({"account_sid", "auth_token"}),
     advanced_defaults=TWILIO_DEFAULTS,
