@@ -11,6 +11,7 @@ import trustme
 from byosms.providers.smpp.bind import SmppBind
 from byosms.schemas.smpp import SmppIntegrationConfig, decode_smpp_config
 from byosms.testing import SmscSimulator
+from deadlines import WAIT, wait_for  # noqa: F401 (wait_for: for the SMPP tests)
 
 SYSTEM_ID = "acct"
 PASSWORD = "pw123"
@@ -40,10 +41,13 @@ def simulator(**kw: Any) -> SmscSimulator:
     return SmscSimulator(**kw)
 
 
-async def wait_for(predicate, step: float = 0.005) -> None:
-    """Poll until predicate() holds (the caller's test timeout bounds it)."""
-    while not predicate():
-        await trio.sleep(step)
+async def wait_bound(integ: Any, count: int = 1, *, timeout: float = WAIT) -> None:
+    """Until `count` of the integration's binds are bound, failing (not
+    hanging) after `timeout` seconds of trio's clock."""
+    with trio.move_on_after(timeout) as scope:
+        await integ.wait_bound(count)
+    if scope.cancelled_caught:
+        raise AssertionError(f"{len(integ.bound)} of {count} binds bound after {timeout:g} s")
 
 
 class Recorder:

@@ -26,6 +26,7 @@ from byosms.schemas import api
 from byosms.schemas.records import NewEvent, Number, Receipt
 from byosms.secret import Secret
 from byosms.store import open_sqlite_store
+from deadlines import WAIT
 
 SENDER = "+14155550100"
 OTHER_BU_SENDER = "+14155550200"
@@ -81,14 +82,23 @@ def count(db: str, sql: str, *args) -> int:
         conn.close()
 
 
-async def wait_until(pred, *, step=0.01):
-    """Poll a condition (the test's own timeout bounds it; no timed assert)."""
-    while not await pred():
-        await trio.sleep(step)
+async def wait_until(pred, *, step=0.01, timeout=WAIT):
+    """Poll a condition, failing after `timeout` seconds (no timed assert)."""
+    with trio.fail_after(timeout):
+        while not await pred():
+            await trio.sleep(step)
 
 
 async def recv(ws):
-    return api.server_decoder.decode(await ws.get_message())
+    with trio.fail_after(WAIT):
+        return api.server_decoder.decode(await ws.get_message())
+
+
+async def closed_by_server(ws) -> ConnectionClosed:
+    """The ConnectionClosed that ends `ws`'s next read (within WAIT seconds)."""
+    with trio.fail_after(WAIT), pytest.raises(ConnectionClosed) as closed:
+        await ws.get_message()
+    return closed.value
 
 
 def enc(msg) -> str:
@@ -132,9 +142,7 @@ async def test_unauthenticated_frame_gets_error_and_close(env, server):
         await ws.send_message(enc(api.Ping(id="k-1")))
         err = await recv(ws)
         assert isinstance(err, api.Error) and err.code == "unauthenticated"
-        with pytest.raises(ConnectionClosed) as closed:
-            await ws.get_message()
-        assert closed.value.reason.code == 1008
+        assert (await closed_by_server(ws)).reason.code == 1008
 
 
 async def test_auth_timeout_closes(env):
@@ -142,8 +150,7 @@ async def test_auth_timeout_closes(env):
         async with open_websocket_url(url(srv)) as ws:
             err = await recv(ws)  # sent nothing
             assert err.code == "unauthenticated" and "auth" in err.reason
-            with pytest.raises(ConnectionClosed):
-                await ws.get_message()
+            await closed_by_server(ws)
 
 
 # --- sending -------------------------------------------------------------------
@@ -348,10 +355,11 @@ async def test_status_events_pushed_with_cursors(env, server):
                                                generic_code=0, generic_cause="DELIVERED",
                                                vendor_code=0))
         got = []
-        async for ev in c.events():
-            got.append(ev)
-            if len(got) == 4:
-                break
+        with trio.fail_after(WAIT):
+            async for ev in c.events():
+                got.append(ev)
+                if len(got) == 4:
+                    break
     assert all(isinstance(e, api.Status) for e in got)
     assert [(e.segment, e.state) for e in got] == [
         (1, "en_route"), (None, "en_route"), (1, "delivered"), (None, "delivered")]
@@ -372,10 +380,11 @@ async def test_inbound_and_operational_events(env, server):
                                              "command_status": 14}),
         ])
         evs = []
-        async for ev in c.events():
-            evs.append(ev)
-            if len(evs) == 2:
-                break
+        with trio.fail_after(WAIT):
+            async for ev in c.events():
+                evs.append(ev)
+                if len(evs) == 2:
+                    break
     assert isinstance(evs[0], api.Inbound) and evs[0].keyword == "opt_out"
     assert evs[0].from_ == TO and evs[0].text == "STOP"
     assert isinstance(evs[1], api.Operational) and evs[1].cause == "auth_failed"
@@ -390,8 +399,9 @@ async def test_keyword_events_reach_the_owner(env, server):
                                          "to": SENDER, "integration": "carrier-a",
                                          "opted_out": True, "reply_message_id": "msg_1"}),
         ])
-        async for ev in c.events():
-            break
+        with trio.fail_after(WAIT):
+            async for ev in c.events():
+                break
     assert isinstance(ev, api.Keyword)
     assert (ev.keyword, ev.matched, ev.opted_out, ev.reply_message_id) == (
         "opt_out", "STOP", True, "msg_1")
@@ -404,10 +414,11 @@ async def test_ack_and_reconnect_resume_after_last_ack(env, server):
          for i in range(5)])
     async with connect(url(server), env.token) as c:
         seen = []
-        async for ev in c.events():
-            seen.append(ev.cursor)
-            if len(seen) == 5:
-                break
+        with trio.fail_after(WAIT):
+            async for ev in c.events():
+                seen.append(ev.cursor)
+                if len(seen) == 5:
+                    break
         await c.ack(cursors[1])  # processed only the first two
 
         async def acked():
@@ -418,17 +429,19 @@ async def test_ack_and_reconnect_resume_after_last_ack(env, server):
     async with connect(url(server), env.token, auto_ack=True) as c:
         assert c.ready.resume_from == cursors[1]
         again = []
-        async for ev in c.events():
-            again.append(ev.cursor)
-            if len(again) == 3:
-                break
+        with trio.fail_after(WAIT):
+            async for ev in c.events():
+                again.append(ev.cursor)
+                if len(again) == 3:
+                    break
         await c.ping()
     assert again == cursors[2:]
     # An explicit resume_from overrides the stored ack.
     async with connect(url(server), env.token, resume_from=cursors[3]) as c:
-        async for ev in c.events():
-            assert ev.cursor == cursors[4]
-            break
+        with trio.fail_after(WAIT):
+            async for ev in c.events():
+                assert ev.cursor == cursors[4]
+                break
 
 
 async def test_acks_only_move_forward(env, server):
@@ -454,14 +467,17 @@ async def test_client_holds_at_most_its_buffer_and_loses_nothing(env):
             [NewEvent("acme", "operational", {"kind": "bind_up", "integration": str(i)})
              for i in range(1000)])
         async with connect(url(srv), env.token, event_buffer=120) as c:
-            await trio.sleep(0.3)  # nobody consumes yet: the reader stops
+            async def reader_stopped_or_overran():  # nobody consumes yet: the reader stops
+                return c._reader_waits or c._buffered >= 120 + lim.event_batch
+            await wait_until(reader_stopped_or_overran)
             # The buffer, plus at most the frame whose events filled it.
             assert 120 <= c._buffered < 120 + lim.event_batch
             seen = []
-            async for ev in c.events():
-                seen.append(ev.cursor)
-                if len(seen) == len(cursors):
-                    break
+            with trio.fail_after(WAIT):
+                async for ev in c.events():
+                    seen.append(ev.cursor)
+                    if len(seen) == len(cursors):
+                        break
             assert seen == cursors
             assert isinstance(await c.send(TO, "after the backlog", from_=SENDER), api.Accepted)
 
@@ -481,10 +497,11 @@ async def test_slow_client_does_not_stall_fast_client(env):
                  for _ in range(n)]))[-1]
             async with connect(url(srv), env.token) as fast:
                 got = 0
-                async for ev in fast.events():
-                    got += 1
-                    if ev.cursor == last:
-                        break
+                with trio.fail_after(WAIT):
+                    async for ev in fast.events():
+                        got += 1
+                        if ev.cursor == last:
+                            break
                 assert got == n
                 assert isinstance(await fast.send(TO, "still fast", from_=SENDER),
                                   api.Accepted)
@@ -537,9 +554,7 @@ async def test_huge_frame_closes_only_that_connection(env, server):
                 (b"authorization", f"Bearer {env.token}".encode())]) as ws:
             await recv(ws)
             await ws.send_message("x" * (2 * api.MAX_FRAME_BYTES + 1))
-            with pytest.raises(ConnectionClosed) as e:
-                await ws.get_message()
-            assert e.value.reason.code == 1009
+            assert (await closed_by_server(ws)).reason.code == 1009
         assert isinstance(await other.send(TO, "still here", from_=SENDER), api.Accepted)
 
 
@@ -591,9 +606,10 @@ async def test_notifier_wakes_connections_without_polling(env):
             await c.ping()  # the events task is now asleep on the notifier
             (cursor,) = await env.store.append_events(
                 [NewEvent("acme", "operational", {"kind": "bind_up", "integration": "a"})])
-            async for ev in c.events():
-                assert ev.cursor == cursor
-                break
+            with trio.fail_after(WAIT):
+                async for ev in c.events():
+                    assert ev.cursor == cursor
+                    break
 
 
 async def test_poll_finds_events_nobody_poked_for(env):
@@ -601,9 +617,10 @@ async def test_poll_finds_events_nobody_poked_for(env):
         async with connect(url(srv), env.token) as c:
             (cursor,) = await env.store.inner.append_events(
                 [NewEvent("acme", "operational", {"kind": "bind_up", "integration": "a"})])
-            async for ev in c.events():
-                assert ev.cursor == cursor
-                break
+            with trio.fail_after(WAIT):
+                async for ev in c.events():
+                    assert ev.cursor == cursor
+                    break
 
 
 async def test_consume_events_handles_and_acks(env, server):
@@ -622,7 +639,8 @@ async def test_consume_events_handles_and_acks(env, server):
 
     async with trio.open_nursery() as n:
         n.start_soon(consume_events, url(server), env.token, handler)
-        await done.wait()
+        with trio.fail_after(WAIT):
+            await done.wait()
 
         async def acked():  # everything but possibly the very last is acked
             return await env.store.last_ack(env.key.id) >= cursors[-2]
@@ -688,8 +706,9 @@ async def test_access_every_operation_refused_across_business_units(env, server)
         NewEvent("globex", "operational", {"kind": "bind_up", "integration": "x"}),
     ])
     async with connect(url(server), env.other_token, resume_from=0) as c:
-        async for ev in c.events():
-            break
+        with trio.fail_after(WAIT):
+            async for ev in c.events():
+                break
         assert isinstance(ev, api.Operational) and ev.integration == "x"
         await c.ack(10**6)
         # the same idempotency key in another unit is another message

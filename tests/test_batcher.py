@@ -5,6 +5,7 @@ fails every caller of that batch and no other."""
 from __future__ import annotations
 
 import trio
+import trio.testing
 
 from byosms.gateway.batcher import Batcher as _Batcher
 
@@ -28,12 +29,13 @@ async def test_callers_share_calls_and_get_their_own_results():
         async def many(name, items):
             got[name] = await b.many(items)
 
-        nursery.start_soon(one, "a", 1)
-        nursery.start_soon(many, "b", [2, 3, 4])
-        nursery.start_soon(many, "c", [5, 6])
-        nursery.start_soon(many, "big", list(range(100, 108)))
-        nursery.start_soon(many, "empty", [])
-        await trio.sleep(0.2)
+        with trio.fail_after(10):  # every caller answered
+            async with trio.open_nursery() as callers:
+                callers.start_soon(one, "a", 1)
+                callers.start_soon(many, "b", [2, 3, 4])
+                callers.start_soon(many, "c", [5, 6])
+                callers.start_soon(many, "big", list(range(100, 108)))
+                callers.start_soon(many, "empty", [])
         nursery.cancel_scope.cancel()
     assert got == {"a": 10, "b": [20, 30, 40], "c": [50, 60],
                    "big": [x * 10 for x in range(100, 108)], "empty": []}
@@ -65,10 +67,11 @@ async def test_a_failing_call_fails_its_batch_only():
         async def many(name, items):
             got[name] = await b.many(items)
 
-        nursery.start_soon(many, "bad", [13, 14])
-        await trio.sleep(0.001)
-        nursery.start_soon(one, "good", 7)
-        await trio.sleep(0.2)
+        with trio.fail_after(10):  # every caller answered
+            async with trio.open_nursery() as callers:
+                callers.start_soon(many, "bad", [13, 14])
+                await trio.testing.wait_all_tasks_blocked()  # "bad"'s batch is in the call
+                callers.start_soon(one, "good", 7)
         nursery.cancel_scope.cancel()
     assert [type(x) for x in got["bad"]] == [ValueError, ValueError]
     assert got["good"] == 7

@@ -10,7 +10,7 @@ import pytest
 BYOSMS = [sys.executable, "-m", "byosms"]
 
 
-def run(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+def run(*args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([*BYOSMS, *args], capture_output=True, text=True, timeout=timeout,
                           **kw)
 

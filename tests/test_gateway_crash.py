@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import trio
 import trustme
 
@@ -96,6 +97,10 @@ class GatewayProcess:
                 await self.proc.wait()
 
 
+@pytest.mark.slow
+# Its own deadlines (the gateway's start, LIMIT, the apikey command) add up
+# to more than the default per-test timeout: they fail first, saying which.
+@pytest.mark.timeout(240)
 async def test_sigkill_mid_stream_loses_nothing(tmp_path):
     ca = trustme.CA()
     ca_file = tmp_path / "ca.pem"

@@ -146,6 +146,7 @@ async def test_idempotent_send(tmp_path):
         assert len(gw.simulator.received) == 1
 
 
+@pytest.mark.slow
 async def test_restart_resumes_queued_and_in_flight(tmp_path):
     n = 60
     async with running_gateway(tmp_path) as gw:
@@ -184,6 +185,7 @@ async def test_operational_events_reach_the_app(tmp_path):
                    if isinstance(e, api.Operational))
 
 
+@pytest.mark.slow
 async def test_lifecycle_stop_and_start_through_the_runtime(tmp_path):
     async with running_gateway(tmp_path) as gw:
         token = await api_key(gw)

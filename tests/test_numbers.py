@@ -239,7 +239,8 @@ async def test_provisioning_in_progress_per_number(store):
         nursery.start_soon(second)
         await trio.testing.wait_all_tasks_blocked()
         release.set()
-        await other.wait()
+        with trio.fail_after(30):
+            await other.wait()
     assert results[0].number == "+14155550100"
     assert not inv.in_progress("+14155550100")
     with pytest.raises(AlreadyInInventory):  # guard released; now it's simply there

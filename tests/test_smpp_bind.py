@@ -13,6 +13,7 @@ from byosms import _core
 from byosms._core import Framer, Pdu
 from byosms.providers.smpp.bind import BindError, BindLost, PduRejected, ResponseTimeout
 from byosms.providers.smpp.session import State
+from deadlines import WAIT
 from smpp_helpers import PASSWORD, SYSTEM_ID, Recorder, config, make_bind, server_context, simulator, wait_for
 
 
@@ -170,10 +171,11 @@ async def _run_until_lost(bind, act) -> BindLost:
         await wait_for(lambda: bind.is_bound)
         await act()
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(actor)
-        with pytest.raises(BindLost) as ei:
-            await bind.run()
+    with trio.fail_after(WAIT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actor)
+            with pytest.raises(BindLost) as ei:
+                await bind.run()
     return ei.value
 
 
@@ -220,7 +222,8 @@ async def test_window_full_waits_for_a_free_slot():
             for i in range(3):
                 nursery.start_soon(one, i)
             await wait_for(lambda: sim.stats.submit_sm == 2)
-            await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+            with trio.fail_after(WAIT):
+                await trio.testing.wait_all_tasks_blocked(cushion=0.05)
             # The third submit is held back by the window, not sent.
             assert sim.stats.submit_sm == 2
             assert bind.session.in_flight == 2
@@ -255,9 +258,10 @@ async def test_unbind_from_the_smsc_is_answered_and_ends_run():
             await wait_for(lambda: bind.is_bound)
             sim.unbind()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(actor)
-            await bind.run()  # returns normally: an orderly end
+        with trio.fail_after(WAIT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(actor)
+                await bind.run()  # returns normally: an orderly end
         await wait_for(lambda: not sim.connections)
     assert rec.kinds() == ["bind_up", "bind_down"]
     assert rec.events[-1].cause == "unbind"
@@ -322,7 +326,8 @@ async def test_deliver_sm_is_answered_only_after_the_handler_returns():
             await nursery.start(bind.run)
             await bind.submit_sm("1", "2", b"x")
             await wait_for(lambda: len(seen) == 1)
-            await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+            with trio.fail_after(WAIT):
+                await trio.testing.wait_all_tasks_blocked(cushion=0.05)
             assert sim.stats.receipts_acked == 0
             gate.set()
             await wait_for(lambda: sim.stats.receipts_acked == 1)
@@ -413,9 +418,10 @@ async def test_outbind_then_bind_receiver():
     sim = simulator(port=2776)  # not started: only its address goes into the config
     cfg = config(sim, bind_type="transmitter", transport="tcp")
     bind = make_bind(cfg, rec, on_request=on_request)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(smsc)
-        await bind.run(stream=ours, wait_outbind=True)
+    with trio.fail_after(WAIT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(smsc)
+            await bind.run(stream=ours, wait_outbind=True)
     assert delivered == [b"MO after outbind"]
     assert bind.session.bind_type == "receiver"
     assert rec.kinds() == ["bind_up", "bind_down"]

@@ -28,7 +28,8 @@ from byosms.providers.smpp.messages import (
     SubmitResult,
 )
 from byosms.providers.smpp.supervisor import RECONNECT_JITTER, SmppIntegration
-from smpp_helpers import config, server_context, simulator, wait_for
+from deadlines import WAIT
+from smpp_helpers import config, server_context, simulator, wait_bound, wait_for
 
 SRC = "+4915100000001"
 DST = "+4915112345678"
@@ -110,12 +111,12 @@ async def test_rebind_after_drops_with_exponential_backoff(jump_clock: Any) -> N
     async with simulator() as sim:
         integ = integration(sim, sink, binds=2, reconnect_initial=1.0, stable_bind=30.0)
         async with integ:
-            await integ.wait_bound(2)
+            await wait_bound(integ, 2)
             for round_ in range(3):
                 t0 = trio.current_time()
                 assert sim.drop_connections() == 2
                 await wait_for(lambda: len(integ.bound) == 0)
-                await integ.wait_bound(2)
+                await wait_bound(integ, 2)
                 gap = trio.current_time() - t0
                 # Backoff doubles per failure of an unstable bind: ~1s, ~2s, ~4s.
                 expected = 2.0**round_
@@ -125,7 +126,7 @@ async def test_rebind_after_drops_with_exponential_backoff(jump_clock: Any) -> N
             t0 = trio.current_time()
             sim.drop_connections()
             await wait_for(lambda: len(integ.bound) == 0)
-            await integ.wait_bound(2)
+            await wait_bound(integ, 2)
             assert trio.current_time() - t0 <= 1 + RECONNECT_JITTER + 0.5
         downs = sink.of("bind_down")
         assert {e.cause for e in downs[:8]} == {"connection_lost"}
@@ -165,7 +166,7 @@ async def test_config_warnings_once_and_receiver_gets_no_submissions() -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, bind_type="receiver", binds=2)
         async with integ:
-            await integ.wait_bound(2)
+            await wait_bound(integ, 2)
             with pytest.raises(RuntimeError, match="receiver"):
                 await integ.submit(msg())
         warnings = sink.of("config_warning")
@@ -185,7 +186,7 @@ async def test_tls_bind_submit_receipt() -> None:
         integ = integration(sim, sink, ssl_context=client_ctx)
         assert integ.config.transport == "tls"
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             (r,) = await integ.submit(msg())
             await wait_for(lambda: len(sink.receipts) == 1)
         assert r.ok and sink.receipts[0].segment_id == r.segment_id
@@ -199,7 +200,7 @@ async def test_load_balanced_across_binds() -> None:
     async with simulator(record=100) as sim:
         integ = integration(sim, sink, binds=3, rate_limit=False)
         async with integ:
-            await integ.wait_bound(3)
+            await wait_bound(integ, 3)
             sim.faults.response_delay = 0.01  # keep requests in flight
             async with trio.open_nursery() as n:
                 for i in range(30):
@@ -215,7 +216,7 @@ async def test_throttling_backs_off_then_succeeds(jump_clock: Any, fault: str) -
     async with simulator() as sim:
         integ = integration(sim, sink, throttle_backoff=1.0)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             setattr(sim.faults, fault, 3)
             t0 = trio.current_time()
             (r,) = await integ.submit(msg())
@@ -238,7 +239,7 @@ async def test_throttle_pauses_the_whole_integration(jump_clock: Any) -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, binds=2, throttle_backoff=1.0, messages_per_second=100)
         async with integ:
-            await integ.wait_bound(2)
+            await wait_bound(integ, 2)
             sim.faults.response_delay = 0.01
             sim.faults.throttle_next = 4
             t0 = trio.current_time()
@@ -256,7 +257,7 @@ async def test_permanent_failure_mapped() -> None:
     async with simulator() as sim:
         integ = integration(sim, sink)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             sim.faults.fail_status = _core.ESME_RINVDSTADR
             sim.faults.fail_next = 1
             (r,) = await integ.submit(msg())
@@ -274,7 +275,7 @@ async def test_custom_mapping_makes_failure_retryable(jump_clock: Any) -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, advanced_config=custom, retry_backoff=1.0)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             sim.faults.fail_status = _core.ESME_RINVDSTADR
             sim.faults.fail_next = 1
             (r,) = await integ.submit(msg())
@@ -286,7 +287,7 @@ async def test_retryable_failure_retried_with_bound(jump_clock: Any) -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, retry_backoff=1.0, max_attempts=3)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             sim.faults.fail_status = _core.ESME_RSYSERR  # default mapping: retryable
             sim.faults.fail_next = 1
             t0 = trio.current_time()
@@ -315,7 +316,7 @@ async def test_rate_limit_shared_by_binds(jump_clock: Any) -> None:
 
         integ._pick_bind = pick  # type: ignore[method-assign]
         async with integ:
-            await integ.wait_bound(3)
+            await wait_bound(integ, 3)
             async with trio.open_nursery() as n:
                 for i in range(16):
                     n.start_soon(integ.submit, msg(f"m{i}"))
@@ -342,7 +343,7 @@ async def test_addressing_and_fields_on_the_wire() -> None:
             sim, sink, source_ton=1, source_npi=1, destination_ton=1, destination_npi=1
         )
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             await integ.submit(msg("a", source="+4915100000001"))
             await integ.submit(msg("b", source="ACME"))
             await integ.submit(msg("c", source="12345"))
@@ -360,7 +361,7 @@ async def test_outbound_plus_prefix() -> None:
     async with simulator(record=5) as sim:
         integ = integration(sim, Sink(), outbound_plus_prefix=True)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             await integ.submit(msg())
         (p,) = sim.received
         assert p.source_addr == SRC and p.destination_addr == DST[1:]
@@ -373,7 +374,7 @@ async def test_concatenation_methods(method: str) -> None:
     async with simulator(record=20) as sim:
         integ = integration(sim, sink, concatenation=method)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             results = await integ.submit(msg(text=text))
         pdus = sim.received
         assert all(p.data_coding == 8 for p in pdus)  # UCS-2 from the chain (S8)
@@ -400,7 +401,7 @@ async def test_prebuilt_segments() -> None:
     async with simulator(record=5) as sim:
         integ = integration(sim, Sink())
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             m = OutboundMessage(
                 message_id="x", source=SRC, destination=DST,
                 segments=[OutboundSegment(b"\x05\x00\x03\x01\x02\x01ab", 0, True),
@@ -421,7 +422,7 @@ async def test_long_ucs2_message_receipts_roll_up() -> None:
     async with simulator(receipt_delay=0.01) as sim:
         integ = integration(sim, sink)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             results = await integ.submit(msg(text=text))
             await wait_for(lambda: len(sink.receipts) == 4)
         assert len(results) == 4 and all(r.ok for r in results)
@@ -444,7 +445,7 @@ async def test_failed_segment_fails_the_message() -> None:
     async with simulator(final_state=final) as sim:
         integ = integration(sim, sink)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             await integ.submit(msg(text="x" * 400))  # 3 GSM parts
             await wait_for(lambda: len(sink.receipts) == 3)
         failed = [r for r in sink.receipts if r.state != DELIVERED]
@@ -461,7 +462,7 @@ async def test_receipt_before_response() -> None:
     async with simulator() as sim:
         integ = integration(sim, sink)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             sim.faults.hold = 0.1
             sim.faults.receipt_before_response_next = 1
             (r,) = await integ.submit(msg())
@@ -477,7 +478,7 @@ async def test_receipt_on_another_bind() -> None:
     async with simulator(receipt_route="other") as sim:
         integ = integration(sim, sink, binds=2)
         async with integ:
-            await integ.wait_bound(2)
+            await wait_bound(integ, 2)
             rs = []
             for i in range(4):
                 rs += await integ.submit(msg(f"m{i}"))
@@ -493,7 +494,7 @@ async def test_hex_decimal_id_mismatch(ids: str, receipt_ids: str) -> None:
     async with simulator(id_format=ids, receipt_id_format=receipt_ids, first_id=0xABCDEF) as sim:
         integ = integration(sim, sink)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             (r,) = await integ.submit(msg())
             await wait_for(lambda: len(sink.receipts) == 1)
         (rc,) = sink.receipts
@@ -506,7 +507,7 @@ async def test_unknown_receipt_handed_on_unmatched() -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, early_receipt_hold=0.05)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             conn = sim.bound()[0]
             body = _core.format_receipt("deadbeef", "DELIVRD")
             conn.write(_core.encode_deliver_sm(conn.next_seq(), "1", "2", body, esm_class=4))
@@ -530,7 +531,7 @@ async def test_mo_reassembled_out_of_order_normalised() -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, binds=2)
         async with integ:
-            await integ.wait_bound(2)
+            await wait_bound(integ, 2)
             res = await sim.send_mo("4917612345678", "4915100000001", text, order="reverse", source_ton=1)
             assert set(res.statuses.values()) == {0}
             res = await sim.send_mo("4917612345678", "4915100000001", "ünicode ✓" * 30, concat="sar", order="shuffle")
@@ -548,7 +549,7 @@ async def test_mo_missing_part_times_out(jump_clock: Any) -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, reassembly_timeout=30.0)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             t0 = trio.current_time()
             await sim.send_mo("4917612345678", "12345", text, drop_parts=[2], source_ton=1)
             await wait_for(lambda: len(sink.mo) == 1, step=0.25)
@@ -574,15 +575,17 @@ async def test_mo_resp_only_after_on_mo_returned() -> None:
             config(sim, binds=1, enquire_link_interval=3600), integration_id="it", on_mo=on_mo
         )
         async with integ:
-            await integ.wait_bound()
-            async with trio.open_nursery() as n:
-                n.start_soon(sim.send_mo, "4917612345678", "12345", "x" * 300)
-                await wait_for(lambda: len(got) == 1)
-                # Part 1 is answered once stored for reassembly; the last part
-                # (which completed the message) not while on_mo runs.
-                await trio.sleep(0.05)
-                assert sim.stats.mo_acked == 1
-                release.set()
+            await wait_bound(integ)
+            with trio.fail_after(WAIT):
+                async with trio.open_nursery() as n:
+                    n.start_soon(sim.send_mo, "4917612345678", "12345", "x" * 300)
+                    await wait_for(lambda: len(got) == 1)
+                    # Part 1 is answered once stored for reassembly; the last part
+                    # (which completed the message) not while on_mo runs: not
+                    # once everything else has settled either.
+                    await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+                    assert sim.stats.mo_acked == 1
+                    release.set()
             assert sim.stats.mo_acked == 2
 
 
@@ -599,6 +602,6 @@ async def test_failing_callback_makes_smsc_redeliver() -> None:
             on_event=sink.on_event,
         )
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             res = await sim.send_mo("4917612345678", "12345", "hi")
         assert set(res.statuses.values()) == {_core.ESME_RX_T_APPN}

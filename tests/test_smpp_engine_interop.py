@@ -18,6 +18,7 @@ import trio
 from byosms.providers.smpp.messages import DeliveryReceipt, OutboundMessage, SubmitResult
 from byosms.providers.smpp.supervisor import SmppIntegration
 from byosms.schemas.smpp import decode_smpp_config
+from deadlines import WAIT, kill_after
 
 pytest.importorskip("smpp34")
 
@@ -38,12 +39,13 @@ def smpp34_smsc():
         [sys.executable, str(SCRIPT), str(port)], stdout=subprocess.PIPE, text=True
     )
     try:
-        line = proc.stdout.readline()
+        with kill_after(proc):
+            line = proc.stdout.readline()
         assert line.startswith("listening"), line
         yield port
     finally:
         proc.kill()
-        proc.wait()
+        proc.wait(timeout=WAIT)
 
 
 def _wait_listening(port: int, proc: subprocess.Popen) -> None:
@@ -82,12 +84,13 @@ def smpp34_smsc_tls(smpp34_smsc: int, tmp_path):
     else:
         proc = subprocess.Popen([sys.executable, str(TERMINATOR), str(port), str(smpp34_smsc),
                                  str(cert_file), str(key_file)], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().startswith("listening")
+        with kill_after(proc):
+            assert proc.stdout.readline().startswith("listening")
     try:
         yield port, str(ca_file)
     finally:
         proc.kill()
-        proc.wait()
+        proc.wait(timeout=WAIT)
 
 
 async def test_engine_binds_submits_and_correlates_receipts_over_smpp34(smpp34_smsc: int) -> None:
@@ -114,7 +117,7 @@ async def _exchange(conn: dict) -> list:
         cfg, integration_id="interop", on_event=events.append,
         on_submit_result=results.append, on_receipt=receipts.append, rate_limit=False,
     )
-    with trio.fail_after(30):  # a hang is a failure, not a timing assert
+    with trio.fail_after(WAIT):  # a hang is a failure, not a timing assert
         async with integ:
             await integ.wait_bound(2)
             async with trio.open_nursery() as n:

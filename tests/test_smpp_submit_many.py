@@ -17,7 +17,8 @@ from byosms.providers.smpp.bind import ResponseTimeout
 from byosms.providers.smpp.correlation import MessageTrack, TrackedSegment
 from byosms.providers.smpp.messages import AddressError, SubmitResult
 from byosms.providers.smpp.session import Response
-from smpp_helpers import simulator, wait_for
+from deadlines import WAIT
+from smpp_helpers import simulator, wait_bound, wait_for
 from test_smpp_engine import Sink, integration, msg
 
 
@@ -44,7 +45,7 @@ async def test_submit_many_all_ok_one_batch_callback_then_receipts() -> None:
                             on_submit_results=sink.on_submit_results)
         sink.integ = integ
         async with integ:
-            await integ.wait_bound(2)
+            await wait_bound(integ, 2)
             done: list[int] = []
             msgs = [msg(f"m{i}", f"text {i}") for i in range(40)]
             out = await integ.submit_many(msgs, on_done=done.append)
@@ -70,7 +71,7 @@ async def test_submit_many_per_message_errors_and_fallbacks() -> None:
                             on_submit_results=sink.on_submit_results)
         sink.integ = integ
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             sim.faults.fail_status = _core.ESME_RINVDSTADR
             sim.faults.fail_next = 1
             long_text = "x" * 400  # 3 segments
@@ -94,7 +95,7 @@ async def test_submit_many_throttled_segments_retried() -> None:
                             on_submit_results=sink.on_submit_results)
         sink.integ = integ
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             sim.faults.throttle_next = 3
             out = await integ.submit_many([msg(f"m{i}") for i in range(6)])
     assert all(rs[0].ok and rs[0].attempts == 1 for rs in out)
@@ -108,7 +109,7 @@ async def test_submit_many_with_rate_limit_uses_per_segment_path() -> None:
                             on_submit_results=sink.on_submit_results)
         sink.integ = integ
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             out = await integ.submit_many([msg(f"m{i}") for i in range(5)])
     assert all(rs[0].ok for rs in out)
     assert sink.batches == [] and len(sink.results) == 5
@@ -119,7 +120,7 @@ async def test_bind_submit_many_window_and_timeout() -> None:
     async with simulator() as sim:
         integ = integration(sim, sink, window=4, rate_limit=False, response_timeout=0.5)
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             (bind,) = integ.bound
             seg = ("12345", "4915112345678", b"hi", {})
             got = await bind.submit_many([seg] * 10)  # more than the window
@@ -151,12 +152,13 @@ async def test_receipts_of_one_read_in_one_on_receipts_call() -> None:
                             on_submit_results=sink.on_submit_results, on_receipts=on_receipts)
         sink.integ = integ
         async with integ:
-            await integ.wait_bound()
+            await wait_bound(integ)
             sim.faults.pause_responses = True  # responses (and receipts) leave together later
             async with trio.open_nursery() as n:
                 n.start_soon(integ.submit_many, [msg(f"m{i}") for i in range(30)])
                 await wait_for(lambda: sim.stats.system("acct").submit_sm == 30)
-                await trio.sleep(0.05)
+                with trio.fail_after(WAIT):  # the simulator has queued all 30 answers
+                    await trio.testing.wait_all_tasks_blocked(cushion=0.05)
                 sim.release_responses()
             await wait_for(lambda: len(sink.receipts) == 30)
             await wait_for(lambda: sim.stats.system("acct").receipts_acked == 30)
@@ -190,12 +192,12 @@ async def test_receipts_overtaking_their_registration_are_matched_together() -> 
                 statuses.extend(await integ._on_receipt_pdus(pdus, bind=0))
 
             n.start_soon(receive)
-            await trio.sleep(0.05)
+            await trio.testing.wait_all_tasks_blocked()  # the group waits for its matches
             assert calls == [] and integ.correlator.held == 4
             track = MessageTrack(3)
             for k in range(3):
                 integ.correlator.register(TrackedSegment("m", f"s{k}", k + 1, 3, track), f"A{k}")
-            await trio.sleep(0.05)
+            await trio.testing.wait_all_tasks_blocked()  # the group has seen the three
             assert calls == []  # A3 is still awaited, until the hold ends
     assert statuses == [0, 0, 0, 0]
     (call,) = calls

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 
 import pytest
@@ -13,6 +14,7 @@ import trio.testing
 
 from byosms import _core
 from byosms._core import Framer, Pdu
+from deadlines import WAIT, kill_after
 from smpp_helpers import PASSWORD, SYSTEM_ID, simulator, wait_for
 
 needs_text = pytest.mark.skipif(
@@ -42,11 +44,12 @@ class RawClient:
         await self.stream.send_all(data)
 
     async def recv(self):
-        while not self.pending:
-            data = await self.stream.receive_some(65536)
-            if not data:
-                raise EOFError
-            self.pending.extend(self.framer.feed(bytes(data)))
+        with trio.fail_after(WAIT):  # a PDU that never comes fails the test
+            while not self.pending:
+                data = await self.stream.receive_some(65536)
+                if not data:
+                    raise EOFError
+                self.pending.extend(self.framer.feed(bytes(data)))
         return self.pending.popleft()
 
     async def bind(self, bind_type="transceiver", system_id=SYSTEM_ID, password=PASSWORD):
@@ -215,7 +218,8 @@ async def test_registered_delivery_flags():
         got = []
         while len(by_name(got, "submit_sm_resp")) < 40:
             got += await c.collect(1)
-        await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+        with trio.fail_after(WAIT):
+            await trio.testing.wait_all_tasks_blocked(cushion=0.05)
         got += list(c.pending)
         dlrs = by_name(got, "deliver_sm")
     assert dlrs and all(receipt_of(p).stat == "UNDELIV" for p in dlrs)
@@ -351,7 +355,8 @@ async def test_garbage_and_drop_faults():
         await c.bind()
         sim.faults.garbage_next = 1
         await c.submit()
-        data = await c.stream.receive_some(100)
+        with trio.fail_after(WAIT):
+            data = await c.stream.receive_some(100)
         assert data == sim.faults.garbage
 
         d = await RawClient.connect(sim)
@@ -392,7 +397,8 @@ async def test_unbind_from_client():
         await c.send(Pdu("unbind", 50).encode())
         [p] = await c.collect(1)
         assert (p.command_name, p.sequence_number) == ("unbind_resp", 50)
-        assert await c.stream.receive_some(10) == b""
+        with trio.fail_after(WAIT):
+            assert await c.stream.receive_some(10) == b""  # closed
         assert sim.stats.unbinds == 1
 
 
@@ -504,7 +510,7 @@ async def test_mo_needs_a_receiving_bind():
 def test_cli_help_documents_every_flag():
     out = subprocess.run(
         [sys.executable, "-m", "byosms", "smsc-sim", "--help"], capture_output=True, text=True,
-        check=True,
+        check=True, timeout=WAIT,
     ).stdout
     for flag in ("--host", "--port", "--tls-cert", "--tls-key", "--tls-self-signed", "--system-id",
                  "--password", "--id-format", "--receipt-delay", "--fail-rate", "--throttle-rate",
@@ -524,7 +530,8 @@ def test_smpplib_client_against_the_cli_simulator():
         stdout=subprocess.PIPE, text=True,
     )
     try:
-        line = proc.stdout.readline()
+        with kill_after(proc):
+            line = proc.stdout.readline()
         assert line.startswith("listening on "), line
         port = int(line.split()[2].rsplit(":", 1)[1])
         client = smpplib.client.Client("127.0.0.1", port, timeout=10, allow_unknown_opt_params=True)
@@ -541,7 +548,9 @@ def test_smpplib_client_against_the_cli_simulator():
             short_message=b"hello from smpplib",
             registered_delivery=1,
         )
+        deadline = time.monotonic() + WAIT
         while not (sent and received):
+            assert time.monotonic() < deadline, f"no answer and receipt in {WAIT:g} s"
             client.read_once()
         client.unbind()
         client.disconnect()
@@ -574,7 +583,9 @@ async def test_smpplib_client_in_a_thread():
             for i in range(3):
                 client.send_message(source_addr="1", destination_addr="2",
                                     short_message=b"m%d" % i, registered_delivery=1)
+            deadline = time.monotonic() + WAIT
             while len(sent) < 3 or len(received) < 3:
+                assert time.monotonic() < deadline, f"not 3 answers and receipts in {WAIT:g} s"
                 client.read_once()
             client.unbind()
             client.disconnect()

@@ -799,6 +799,7 @@ async def test_a_dead_writer_thread_closes_the_store_instead_of_hanging(db, key)
             await trio.to_thread.run_sync(t.join, 5)
 
 
+@pytest.mark.slow
 async def test_checkpointer_keeps_the_wal_small_while_the_writer_never_checkpoints(db, key):
     # The writer's connection does not checkpoint (wal_autocheckpoint = 0):
     # without the store's checkpointer the WAL would hold every page written

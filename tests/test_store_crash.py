@@ -15,6 +15,7 @@ import trio
 
 from byosms.store import open_sqlite_store
 from byosms.store.crypto import KEY_ENV, generate_key
+from deadlines import WAIT, kill_after
 
 CHILD = Path(__file__).with_name("store_crash_child.py")
 #: Acknowledged accepts to see before the kill: enough that many transactions
@@ -32,16 +33,17 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path):
     integration = None
     try:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            kind, *rest = line.split()
-            if kind == "I":
-                integration = rest[0]
-            elif kind == "A":
-                acked[rest[0]] = rest[1]
-            elif kind == "C":
-                claimed.add(int(rest[0]))
-            if len(acked) >= ACKED_BEFORE_KILL and claimed:
-                break
+        with kill_after(proc):
+            for line in proc.stdout:
+                kind, *rest = line.split()
+                if kind == "I":
+                    integration = rest[0]
+                elif kind == "A":
+                    acked[rest[0]] = rest[1]
+                elif kind == "C":
+                    claimed.add(int(rest[0]))
+                if len(acked) >= ACKED_BEFORE_KILL and claimed:
+                    break
         proc.send_signal(signal.SIGKILL)
         # what the child printed before dying was acknowledged too
         for line in proc.stdout:
@@ -52,7 +54,7 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path):
                 claimed.add(int(rest[0]))
     finally:
         proc.kill()
-        proc.wait()
+        proc.wait(timeout=WAIT)
     assert proc.returncode == -signal.SIGKILL
     assert integration is not None and len(acked) >= ACKED_BEFORE_KILL
 

@@ -94,6 +94,7 @@ def dump(db: str) -> tuple:
         c.close()
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(actions=st.lists(action, max_size=14))
 def test_set_ops_match_per_item_ops(actions):

@@ -111,7 +111,8 @@ async def test_send_callbacks_receipts(rig):
     assert (method, path) == ("POST", f"/2010-04-01/Accounts/{rig.fake.account_sid}/Messages.json")
     assert f["To"] == RCPT and f["From"] == SENDER and f["Body"] == "x" * 200
     assert f["StatusCallback"] == integ.callback_urls().status + "?m=m1"
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     assert [r.state_name for r in rig.receipts] == ["sent", "delivered"]
     sent, delivered = rig.receipts
     assert not sent.is_final and sent.message_state == "en_route" and sent.generic_code == GenericErrorCode.EN_ROUTE
@@ -132,7 +133,8 @@ async def test_connection_reuse(rig):
     for i in range(5):
         await integ.submit(msg(f"m{i}"))
     assert len(rig.fake.connections) == 1
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     await integ.aclose()
 
 
@@ -140,7 +142,8 @@ async def test_failed_delivery_maps_error_code(rig):
     integ = rig.integration()
     rig.fake.outcome(RCPT, ["sent", "undelivered"], error_code=30003)
     await integ.submit(msg("m1"))
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     final = rig.receipts[-1]
     assert final.state_name == "undelivered" and final.is_final and final.message_state == "failed"
     assert final.vendor_code == 30003
@@ -154,12 +157,14 @@ async def test_custom_mapping_overrides_twilio_default(rig):
     )
     rig.fake.outcome(RCPT, ["failed"], error_code=30007)
     await integ.submit(msg("m1"))
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     assert (rig.receipts[-1].generic_code, rig.receipts[-1].cause) == (GenericErrorCode.RETRYABLE_FAILURE, "RETRY_ME")
     # An unmapped code keeps the status's own meaning.
     rig.fake.outcome(RCPT, ["failed"], error_code=39999)
     await integ.submit(msg("m2"))
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     assert (rig.receipts[-1].generic_code, rig.receipts[-1].cause) == (GenericErrorCode.REJECTED, "FAILED")
     await integ.aclose()
 
@@ -169,14 +174,16 @@ async def test_out_of_order_and_duplicate_callbacks(rig):
     rig.fake.out_of_order = True
     rig.fake.duplicate_callbacks = True
     await integ.submit(msg("m1"))
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     # delivered, delivered, sent, sent: only the first delivered counts.
     assert [r.state_name for r in rig.receipts] == ["delivered"]
     assert integ.stats["stale_callbacks"] == 3
     rig.fake.out_of_order = False
     rig.fake.outcome(RCPT, ["sending", "sent", "sending", "undelivered", "delivered"], error_code=30005)
     await integ.submit(msg("m2"))
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     assert [r.state_name for r in rig.receipts[1:]] == ["sending", "sent", "undelivered"]
     await integ.aclose()
 
@@ -193,7 +200,8 @@ async def test_429_backs_off_and_retries(rig):
     assert not result.ok and result.attempts == 4 and result.http_status == 429
     assert (result.generic_code, result.cause, result.vendor_code) == (GenericErrorCode.RETRYABLE_FAILURE, "THROTTLED", 20429)
     assert rig.results[-1] is result
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     await integ.aclose()
 
 
@@ -344,7 +352,8 @@ async def test_messaging_service(rig):
     assert result.ok and result.vendor_status == "accepted"
     f = dict(rig.fake.requests[-1][2])
     assert f["MessagingServiceSid"] == "MG" + "1" * 32 and "From" not in f
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     await integ.aclose()
 
 
@@ -374,7 +383,8 @@ async def test_bad_signature_403_event_nothing_routed(rig, signature):
     # Status callbacks too.
     rig.fake.bad_signatures = True
     await integ.submit(msg("m1"))
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     assert rig.receipts == []
     assert {s for _, _, s in rig.fake.callbacks} == {403}
     assert integ.stats["rejected_signature"] == 3
@@ -399,7 +409,8 @@ async def test_signature_bound_to_integration_url(rig):
 async def test_deactivated_drops_inbound_and_status(rig):
     integ = rig.integration()
     await integ.submit(msg("m1"))
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     sid = rig.results[0].vendor_message_id
     n_receipts = len(rig.receipts)
     integ.active = False
@@ -458,13 +469,15 @@ async def test_receipt_before_create_response_waits(rig):
     rig.fake.auto_callbacks = True
     async with trio.open_nursery() as n:
         n.start_soon(integ.submit, msg("m1"))
-        await entered.wait()
+        with trio.fail_after(30):
+            await entered.wait()
         sid = next(iter(rig.fake.messages))
         n.start_soon(rig.fake.deliver, sid, "delivered")
         await trio.testing.wait_all_tasks_blocked()
         assert not any(o.startswith("receipt") for o in rig.order)
         gate.set()
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
     assert rig.order[0] == "result:m1" and rig.order[1] == "receipt:m1"
     assert rig.receipts[0].early
     await integ.aclose()
@@ -513,7 +526,8 @@ async def test_run_closes_client(rig):
         await integ.submit(msg("m1"))
         n.cancel_scope.cancel()
     assert integ.http.is_closed
-    await rig.fake.wait_idle()
+    with trio.fail_after(30):
+        await rig.fake.wait_idle()
 
 
 async def test_json_body_webhook_and_unreadable_bodies():
