@@ -42,6 +42,7 @@ __all__ = [
     "MappedError",
     "SMPP_DEFAULTS",
     "TWILIO_DEFAULTS",
+    "INFOBIP_DEFAULTS",
     "canonical_charset",
     "default_advanced_config",
     "load_advanced_config",
@@ -405,6 +406,9 @@ def _build(mapping: dict[int, CodeMapping], charsets: list[CharsetEntry]) -> Adv
 #: provider has its own default mapping, overridden the same way (S7).
 SMPP_DEFAULTS = "default-advanced-config.json"
 TWILIO_DEFAULTS = "twilio-advanced-config.json"
+#: Infobip's error ids (the `error.id` of its reports); unlisted ids fall back
+#: to the error's group and `permanent` flag (providers/infobip.py).
+INFOBIP_DEFAULTS = "infobip-advanced-config.json"
 
 
 @functools.cache

@@ -251,6 +251,9 @@ class WebhookRequest(msgspec.Struct, frozen=True, kw_only=True):
     headers: Mapping[str, str]  # lower-case names
     body: bytes
     content_type: str = ""
+    #: The peer's address as the web server saw it (for IP allow-lists;
+    #: behind a proxy, the proxy's).
+    remote_addr: str | None = None
 
 
 class WebhookResponse(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,6 +22,7 @@ __all__ = ["BUILTIN", "entry_points", "names", "spec", "specs"]
 BUILTIN: dict[str, str] = {
     "smpp": "byosms.providers.smpp:SPEC",
     "twilio": "byosms.providers.twilio:SPEC",
+    "infobip": "byosms.providers.infobip:SPEC",
 }
 
 #: Loaded specs by (name, entry-point value).

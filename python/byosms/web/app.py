@@ -106,6 +106,7 @@ def create_app(
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
             content_type=request.headers.get("content-type", ""),
+            remote_addr=request.client.host if request.client else None,
         )
         try:
             answer = await integration.handle_webhook(webhook)
