@@ -43,6 +43,7 @@ __all__ = [
     "SMPP_DEFAULTS",
     "TWILIO_DEFAULTS",
     "INFOBIP_DEFAULTS",
+    "TELESIGN_DEFAULTS",
     "canonical_charset",
     "default_advanced_config",
     "load_advanced_config",
@@ -409,6 +410,8 @@ TWILIO_DEFAULTS = "twilio-advanced-config.json"
 #: Infobip's error ids (the `error.id` of its reports); unlisted ids fall back
 #: to the error's group and `permanent` flag (providers/infobip.py).
 INFOBIP_DEFAULTS = "infobip-advanced-config.json"
+#: TeleSign's delivery status codes and REST error codes.
+TELESIGN_DEFAULTS = "telesign-advanced-config.json"
 
 
 @functools.cache

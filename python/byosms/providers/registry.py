@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "smpp": "byosms.providers.smpp:SPEC",
     "twilio": "byosms.providers.twilio:SPEC",
     "infobip": "byosms.providers.infobip:SPEC",
+    "telesign": "byosms.providers.telesign:SPEC",
 }
 
 #: Loaded specs by (name, entry-point value).
