@@ -73,3 +73,24 @@ async def test_bad_signatures_are_aggregated_not_one_event_each(tmp_path):
                        for e in rejected)
             last = rejected[-1]["detail"]
             assert f"({posts} since start)" in last and "X-Twilio-Signature" in last
+
+
+SMPP_BASE = {"host": "smsc.example.net", "port": 2776, "system_id": "acme", "password": "s3cret"}
+
+
+async def test_smpp_credentials_too_long_in_octets_refused_on_save(tmp_path):
+    """Defect 13: a 9-octet password was accepted, then failed every bind."""
+    async with serve(tmp_path, '[store]\npath = "c.db"\n') as gw:
+        for field, value in (("password", "123456789"), ("password", "€1"),
+                             ("system_id", "é" * 8 + "ĉ"), ("system_type", "t" * 13)):
+            r = await gw.admin("POST", "/integrations", json={
+                "provider": "smpp", "name": "c", "config": {**SMPP_BASE, field: value}})
+            assert r.status_code == 422, r.text
+            assert r.json()["field"] == field, r.text
+            assert value not in r.text or field != "password"
+        r = await gw.admin("POST", "/integrations", json={
+            "provider": "smpp", "name": "c", "config": {**SMPP_BASE, "password": "12345678"}})
+        assert r.status_code == 201, r.text
+        iid = r.json()["id"]
+        r = await gw.admin("PATCH", f"/integrations/{iid}", json={"config": {"password": "x" * 9}})
+        assert r.status_code == 422 and r.json()["field"] == "password", r.text

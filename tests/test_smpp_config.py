@@ -56,3 +56,24 @@ def test_warnings():
 def test_missing_password():
     with pytest.raises(ConfigError, match="password"):
         decode_smpp_config({"host": "h", "system_id": "a"})
+
+
+@pytest.mark.parametrize("field,value", [
+    ("password", "123456789"),        # 9 octets: SMPP 3.4 allows 8
+    ("password", "€uro"),             # not one octet per character
+    ("system_id", "x" * 16),
+    ("system_id", "ĉ"),
+    ("system_type", "x" * 13),
+])
+def test_credentials_longer_than_smpp_allows_are_refused(field, value):
+    """Issue 15, defect 13: accepted on save, then every bind failed forever."""
+    with pytest.raises(ConfigError, match=field) as e:
+        decode_smpp_config({**BASE, field: value})
+    if field == "password":
+        assert value not in str(e.value)
+
+
+def test_credentials_at_the_limit_are_accepted():
+    c = decode_smpp_config({**BASE, "system_id": "x" * 15, "password": "pässwör8",
+                            "system_type": "y" * 12})
+    assert c.password.reveal() == "pässwör8"

@@ -26,6 +26,10 @@ MAX_MPS = 100
 #: S6: binds per integration (the seed's fixed 3 is our default).
 DEFAULT_BINDS = 3
 
+#: S9: SMPP 3.4 (5.2.1–5.2.3) limits of the bind credentials, in octets
+#: without the terminating NUL.
+CREDENTIAL_OCTETS = {"system_id": 15, "password": 8, "system_type": 12}
+
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Ton = Annotated[int, msgspec.Meta(ge=0, le=6, description="type of number 0–6 (S3)")]
 Npi = Annotated[int, msgspec.Meta(ge=0, le=18, description="one of 0,1,3,4,6,8,9,10,13,18 (S3)")]
@@ -75,6 +79,21 @@ class SmppIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     receipt_timeout: Annotated[float, msgspec.Meta(ge=1, le=30 * 86400)] = 48 * 3600.0
 
     def __post_init__(self) -> None:
+        # SMPP 3.4 5.2: C-Octet Strings limited in octets, not characters;
+        # the codec writes one octet per character up to U+00FF (Latin-1).
+        # A value that can't be sent must be refused here, not at every bind.
+        for name, limit in CREDENTIAL_OCTETS.items():
+            value = getattr(self, name)
+            text = value.reveal() if isinstance(value, Secret) else value
+            try:
+                octets = len(text.encode("latin-1"))
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"`{name}` must be characters up to U+00FF (one octet each in SMPP)"
+                ) from None
+            if octets > limit:
+                shown = "" if isinstance(value, Secret) else f", got {octets}"
+                raise ValueError(f"`{name}` is at most {limit} octets in SMPP 3.4{shown}")
         for name in ("source_npi", "destination_npi"):
             value = getattr(self, name)
             if value not in NPI_VALUES:
