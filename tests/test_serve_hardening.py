@@ -9,8 +9,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
 
+import pytest
 import trio
 
 from byosms.testing.twilio_fake import TwilioFake
@@ -94,3 +100,130 @@ async def test_smpp_credentials_too_long_in_octets_refused_on_save(tmp_path):
         iid = r.json()["id"]
         r = await gw.admin("PATCH", f"/integrations/{iid}", json={"config": {"password": "x" * 9}})
         assert r.status_code == 422 and r.json()["field"] == "password", r.text
+
+
+# --- defect 13: start-up errors as one line, exit 2 (config) or 1 (runtime) -------
+
+BYOSMS = [sys.executable, "-m", "byosms"]
+#: `byosms serve` must give up at once on these; a hang is a failure.
+EXIT_DEADLINE = 60
+LISTEN = "[websocket]\nport = 0\n[web]\nport = 0\n"
+
+
+def serve_once(tmp_path, config: str) -> subprocess.CompletedProcess:
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(config)
+    return subprocess.run([*BYOSMS, "serve", "--config", str(cfg)], capture_output=True,
+                          text=True, timeout=EXIT_DEADLINE, cwd=tmp_path)
+
+
+def assert_one_line(p: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    assert p.returncode == code, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr and "ExceptionGroup" not in p.stderr, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("byosms serve:")]
+    assert len(lines) == 1, p.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def make_store(tmp_path, config: str) -> None:
+    """Create the store of ``config`` (as `byosms apikey create` does)."""
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(config)
+    made = subprocess.run([*BYOSMS, "apikey", "create", "--business-unit", "default",
+                           "--name", "t", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=EXIT_DEADLINE, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+
+
+def test_wrong_key_file_is_one_line_exit_2(tmp_path):
+    from byosms.store.crypto import generate_key
+
+    (tmp_path / "bad.key").write_text("not a key\n")
+    p = serve_once(tmp_path, LISTEN + '[store]\npath = "k.db"\nsecret_key_file = "bad.key"\n')
+    assert_one_line(p, 2, "bad.key", "base64")
+    # A well-formed key that is not the one the database was made with.
+    make_store(tmp_path, LISTEN + '[store]\npath = "k2.db"\n')
+    (tmp_path / "other.key").write_text(generate_key() + "\n")
+    p = serve_once(tmp_path, LISTEN + '[store]\npath = "k2.db"\nsecret_key_file = "other.key"\n')
+    assert_one_line(p, 2, "secret key")
+
+
+def _make_read_only(path) -> bool:
+    """The database file read-only for this process: a mode for a normal
+    user; root ignores modes, so the immutable attribute (if allowed)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        path.parent.chmod(0o555)
+        return True
+    chattr = shutil.which("chattr")
+    return bool(chattr) and subprocess.run([chattr, "+i", str(path)],
+                                           capture_output=True).returncode == 0
+
+
+def _undo_read_only(path) -> None:
+    if os.geteuid() != 0:
+        path.parent.chmod(0o755)
+        path.chmod(0o644)
+    else:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+def test_read_only_database_is_one_line_exit_1(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    config = LISTEN + '[store]\npath = "data/ro.db"\nsecret_key_file = "ro.key"\n'
+    from byosms.store.crypto import generate_key
+    (tmp_path / "ro.key").write_text(generate_key() + "\n")
+    make_store(tmp_path, config)
+    db = data / "ro.db"
+    for extra in ("ro.db-wal", "ro.db-shm"):
+        (data / extra).unlink(missing_ok=True)
+    if not _make_read_only(db):
+        pytest.skip("cannot make a file read-only for root here (no chattr)")
+    try:
+        p = serve_once(tmp_path, config)
+    finally:
+        _undo_read_only(db)
+    assert_one_line(p, 1, "ro.db")
+
+
+@pytest.mark.parametrize("where", ["web", "websocket", "simulator"])
+def test_port_in_use_is_one_line_exit_1(tmp_path, where):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"web": 0, "websocket": 0, "simulator": 0, where: port}
+        config = (f"[websocket]\nport = {ports['websocket']}\n[web]\nport = {ports['web']}\n"
+                  f'[store]\npath = "p.db"\n'
+                  f"[simulator]\nenabled = true\ntls = false\n"
+                  f"listen = {{port = {ports['simulator']}}}\n")
+        p = serve_once(tmp_path, config)
+    assert_one_line(p, 1, f"127.0.0.1:{port}", "address already in use")
+
+
+@pytest.mark.parametrize("table,words", [
+    ('provider = "twilio"\n[integrations.twilio]\naccount_sid = "nope"\nauth_token = "x"\n'
+     'public_base_url = "http://x"\n', ("`tw`", "account_sid")),
+    ('provider = "twilio"\n[integrations.twilio]\nauth_token = "x"\n', ("`tw`", "account_sid")),
+    ('provider = "twilio"\n[integrations.twilio]\naccount_sid = "AC' + "0" * 32 + '"\n'
+     'auth_token = "x"\npublic_base_url = "http://x"\nbogus = 1\n', ("`tw`", "bogus")),
+    ('provider = "twilio"\n[integrations.twilio]\naccount_sid = "AC' + "0" * 32 + '"\n'
+     'auth_token = "x"\npublic_base_url = "http://x"\nadvanced_config = {charsets = 5}\n',
+     ("`tw`", "advanced_config.charsets")),
+    ('provider = "nosuch"\n[integrations.config]\nx = 1\n', ("`tw`", "nosuch")),
+    ('provider = "smpp"\n[integrations.smpp]\nhost = "h"\nsystem_id = "s"\n'
+     'password = "123456789"\n', ("`tw`", "password")),
+    ('provider = "smpp"\n[integrations.smpp]\nhost = "h"\nsystem_id = "s"\npassword = "p"\n'
+     'port = 0\n', ("`tw`", "port")),
+    ('provider = "smpp"\n[integrations.smpp]\nhost = "simulator"\nsystem_id = "s"\n'
+     'password = "p"\n', ("`tw`", "host", "[simulator]")),
+], ids=["twilio-bad-sid", "twilio-missing-sid", "twilio-unknown-field", "twilio-advanced",
+        "unknown-provider", "smpp-password-octets", "smpp-port", "smpp-simulator-disabled"])
+def test_config_errors_of_integrations_exit_2_naming_the_field(tmp_path, table, words):
+    """Issue 18's note: bad [integrations.twilio] ended in a traceback."""
+    p = serve_once(tmp_path, LISTEN + '[store]\npath = "i.db"\n[[integrations]]\nid = "tw"\n'
+                   + table)
+    assert_one_line(p, 2, *words)
