@@ -227,3 +227,137 @@ def test_config_errors_of_integrations_exit_2_naming_the_field(tmp_path, table, 
     p = serve_once(tmp_path, LISTEN + '[store]\npath = "i.db"\n[[integrations]]\nid = "tw"\n'
                    + table)
     assert_one_line(p, 2, *words)
+
+
+# --- defect 11: certificates as PEM content; host paths from the config file only ----
+
+
+def _pems():
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    client = ca.issue_cert("byosms-client")
+    return ca, server, client
+
+
+async def test_admin_api_certificates_are_pem_content_not_host_paths(tmp_path):
+    import ssl
+
+    import trustme
+
+    from byosms.testing.smsc import SmscSimulator
+
+    ca, server_cert, client_cert = _pems()
+    ca_pem = ca.cert_pem.bytes().decode()
+    cert_pem = client_cert.cert_chain_pems[0].bytes().decode()
+    key_pem = client_cert.private_key_pem.bytes().decode()
+    other_key = trustme.CA().issue_cert("x").private_key_pem.bytes().decode()
+    # The SMSC requires a client certificate signed by the same CA (mTLS).
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(server_ctx)
+    ca.configure_trust(server_ctx)
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    sim = SmscSimulator(ssl_context=server_ctx, record=10)
+    secret_file = tmp_path / "someone-elses.key"
+    secret_file.write_text(key_pem)
+    base = {**SMPP_BASE, "host": "127.0.0.1", "port": 0, "transport": "tls",
+            "password": "secret", "system_id": "byosms"}
+
+    async def create(config: dict) -> object:
+        return await gw.admin("POST", "/integrations", json={
+            "provider": "smpp", "name": "tls", "config": config})
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sim.serve)
+        base["port"] = sim.port
+        async with serve(tmp_path, '[store]\npath = "t.db"\n') as gw:
+            # Host paths: refused through the admin API, naming the field,
+            # whether the file exists or not (no oracle).
+            for field, value in (("ca_file", str(secret_file)), ("ca_file", "/nonexistent"),
+                                 ("client_key_file", str(secret_file))):
+                extra = {field: value}
+                if field == "client_key_file":
+                    extra["client_cert_file"] = str(secret_file)
+                r = await create({**base, **extra})
+                assert r.status_code == 422, r.text
+                assert r.json()["field"] in ("ca_file", "client_cert_file", "client_key_file")
+                assert "config file" in r.json()["message"] and "_pem" in r.json()["message"]
+            # Not PEM, or a key that isn't the certificate's: 422 naming the field.
+            for extra, field in (({"ca_pem": "not a certificate"}, "ca_pem"),
+                                 ({"ca_pem": "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                                   "-----END CERTIFICATE-----\n"}, "ca_pem"),
+                                 ({"client_cert_pem": "x", "client_key_pem": key_pem},
+                                  "client_cert_pem"),
+                                 ({"client_cert_pem": cert_pem, "client_key_pem": "nope"},
+                                  "client_key_pem"),
+                                 ({"client_cert_pem": cert_pem, "client_key_pem": other_key},
+                                  "client_key_pem"),
+                                 ({"client_cert_pem": cert_pem}, "client_cert_pem")):
+                r = await create({**base, **extra})
+                assert r.status_code == 422 and r.json()["field"] == field, (extra.keys(), r.text)
+                assert key_pem.splitlines()[1] not in r.text and other_key.splitlines()[1] not in r.text
+            # PEM content: accepted, the key masked, and the bind verifies
+            # the SMSC by that CA and presents the client certificate.
+            r = await create({**base, "ca_pem": ca_pem, "client_cert_pem": cert_pem,
+                              "client_key_pem": key_pem})
+            assert r.status_code == 201, r.text
+            iid = r.json()["id"]
+            got = (await gw.admin("GET", f"/integrations/{iid}")).json()
+            assert got["config"]["client_key_pem"] == "********"
+            assert got["config"]["ca_pem"] == ca_pem
+            assert "client_key_pem" in got["secret_fields"]
+            # A patch cannot bring a host path in either.
+            r = await gw.admin("PATCH", f"/integrations/{iid}",
+                               json={"config": {"ca_pem": None, "ca_file": str(secret_file)}})
+            assert r.status_code == 422 and r.json()["field"] == "ca_file", r.text
+            r = await gw.admin("POST", f"/integrations/{iid}/activate")
+            assert r.status_code == 200, r.text
+            up = await gw.wait_event(lambda e: e["payload"].get("kind") == "bind_up"
+                                     and e["payload"].get("integration") == iid,
+                                     type_="operational")
+            assert up
+            assert key_pem.splitlines()[1] not in gw.log()
+            assert not (tmp_path / "t.db").read_bytes().count(key_pem.splitlines()[1].encode())
+        nursery.cancel_scope.cancel()
+
+
+async def test_config_file_may_still_name_certificate_files(tmp_path):
+    """The operator's config file keeps `ca_file` (host paths are the
+    operator's own); the bind verifies the SMSC with it."""
+    import ssl
+
+    from byosms.testing.smsc import SmscSimulator
+
+    ca, server_cert, _ = _pems()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(server_ctx)
+    sim = SmscSimulator(ssl_context=server_ctx, record=10)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sim.serve)
+        config = f"""
+[store]
+path = "f.db"
+[[integrations]]
+id = "carrier"
+provider = "smpp"
+[integrations.smpp]
+host = "127.0.0.1"
+port = {sim.port}
+transport = "tls"
+ca_file = "{ca_file}"
+system_id = "byosms"
+password = "secret"
+binds = 1
+"""
+        async with serve(tmp_path, config) as gw:
+            await gw.wait_event(lambda e: e["payload"].get("kind") == "bind_up",
+                                type_="operational")
+            got = (await gw.admin("GET", "/integrations/carrier")).json()
+            assert got["config"]["ca_file"] == str(ca_file)
+            # Editing another field through the admin API keeps it.
+            r = await gw.admin("PATCH", "/integrations/carrier", json={"config": {"window": 5}})
+            assert r.status_code == 200, r.text
+        nursery.cancel_scope.cancel()

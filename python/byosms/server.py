@@ -323,7 +323,7 @@ class Gateway:
         for entry in self.config.integrations:
             body = entry.body()
             try:
-                decoded, _ = validate_config(entry.provider, body)
+                decoded, _ = validate_config(entry.provider, body, origin="config_file")
             except LifecycleError as e:
                 raise GatewayConfigError(f"integration `{entry.id}` in the config file: "
                                    f"{e.message}") from None
