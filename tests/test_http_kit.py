@@ -50,6 +50,7 @@ from byosms.providers.http import (
     Match,
     ProviderInactive,
     RecentIds,
+    RejectionReport,
     RetryPolicy,
     Route,
     StatusOrdering,
@@ -551,10 +552,46 @@ async def test_webhook_bad_signature_is_403_and_event(rig):
                             headers={"x-toy-signature": "00" * 32})
     assert r.status_code == 403
     assert rig.mos == [] and [x.state_name for x in rig.receipts] == ["sent"]
+    # Both counted; the first reported at once, the second waits for the
+    # report interval (issue 15: one event per interval, not one each).
     rejected = [e for e in rig.events if e.kind == "webhook_rejected"]
-    assert len(rejected) == 2 and {e.cause for e in rejected} == {"bad_signature"}
+    assert len(rejected) == 1 and rejected[0].cause == "bad_signature"
     assert rejected[0].detail.startswith("mo webhook refused: X-Toy-Signature")
     assert toy.stats["rejected_signature"] == 2 and toy.stats["webhooks"] == 1
+    assert toy.webhooks.rejections.flush()
+    rejected = [e for e in rig.events if e.kind == "webhook_rejected"]
+    assert len(rejected) == 2 and rejected[1].detail.startswith("dlr webhook refused: X-Toy-Signature")
+
+
+async def test_rejections_one_event_per_interval(autojump_clock):
+    """Defect 9 of issue 15: each refused webhook is counted, but reported
+    in at most one event per interval, saying how many and why."""
+    events: list[Any] = []
+    report = RejectionReport(EventSink("t1", events.append), interval=10.0)
+    async with trio.open_nursery() as n:
+        n.start_soon(report.run)
+        for i in range(300):
+            report.record("mo", "bad signature" if i % 3 else "missing signature")
+            await trio.sleep(0.01)  # a 3-second burst
+        assert len(events) == 1 and events[0].detail == "mo webhook refused: missing signature"
+        await trio.sleep(10)  # the interval ends: the rest in one event
+        assert len(events) == 2
+        detail = events[1].detail
+        assert detail.startswith("299 webhooks refused in the last ") and "(300 since start)" in detail
+        assert "mo webhook refused: bad signature (×200)" in detail
+        assert "mo webhook refused: missing signature (×99)" in detail
+        # Distinct reasons are bounded (a forger can't grow the event).
+        for i in range(20):
+            report.record("mo", f"reason {i}")
+        await trio.sleep(11)
+        assert len(events) == 3 and "mo webhook refused: reason 4 (×1)" in events[2].detail
+        assert "other reasons (×15)" in events[2].detail and events[2].detail.count("×") == 6
+        # Quiet for an interval: the next one is reported at once.
+        await trio.sleep(30)
+        report.record("dlr", "x")
+        assert len(events) == 4 and events[3].detail == "dlr webhook refused: x"
+        assert report.total == 321 and report.pending == 0
+        n.cancel_scope.cancel()
 
 
 async def test_webhook_inactive_answers_2xx_drops_and_counts(rig):

@@ -226,3 +226,20 @@ async def test_runtime_that_cannot_start_leaves_it_inactive(env):
         await life.activate("acme", iid)
     assert (await store.get_integration(iid)).state == "inactive"
     assert "config_error" in await kinds(store)
+
+
+def test_host_paths_only_from_the_config_file():
+    """Issue 15, defect 11: the admin API may not name files on the host."""
+    from byosms.gateway.lifecycle import InvalidConfig, validate_config
+
+    cfg = {"host": "smsc.example.net", "system_id": "a", "password": "p",
+           "ca_file": "/etc/ssl/certs/ca.pem"}
+    with pytest.raises(InvalidConfig) as e:
+        validate_config("smpp", cfg)
+    assert e.value.field == "ca_file" and "ca_pem" in e.value.message
+    decoded, _ = validate_config("smpp", cfg, origin="config_file")
+    assert decoded.ca_file == "/etc/ssl/certs/ca.pem"
+    # An update through the admin API keeps a stored path it does not touch.
+    validate_config("smpp", {**cfg, "window": 3}, given={"window": 3})
+    with pytest.raises(ValueError):
+        validate_config("smpp", cfg, origin="tenant")  # type: ignore[arg-type]

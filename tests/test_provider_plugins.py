@@ -93,7 +93,7 @@ def test_smpp_and_twilio_are_registered_like_plugins():
     assert smpp.capabilities.segments == "gateway" and smpp.capabilities.batch_submit
     assert smpp.capabilities.max_per_business_unit == 10
     assert twilio.capabilities.segments == "provider" and twilio.capabilities.number_check
-    assert smpp.secret_fields == {"password"} and twilio.secret_fields == {"auth_token"}
+    assert smpp.secret_fields == {"password", "client_key_pem"} and twilio.secret_fields == {"auth_token"}
     cfg = smpp.decode_config({"host": "smsc.example.com", "system_id": "a", "password": "p"})
     adapter = smpp.build(cfg, integration_id="i1", callbacks={})
     assert isinstance(adapter, SmppIntegration) and isinstance(adapter, base.Provider)

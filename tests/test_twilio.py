@@ -559,5 +559,7 @@ async def test_json_body_webhook_and_unreadable_bodies():
     assert (await integ.handle_webhook(req(b"\xff\xfe", u=integ.callback_urls().status))).status == 403
     assert (await integ.handle_webhook(WebhookRequest(kind="status", method="GET", url=url, headers={}, body=b""))).status == 405
     assert (await integ.handle_webhook(WebhookRequest(kind="other", method="POST", url=url, headers={}, body=b""))).status == 404
-    assert [e.kind for e in events] == ["webhook_rejected", "webhook_rejected"]
+    # Two refusals, reported in one event now and one at the interval's end.
+    assert [e.kind for e in events] == ["webhook_rejected"] and integ.stats["rejected_signature"] == 2
+    assert integ.webhooks.rejections.flush() and [e.kind for e in events] == ["webhook_rejected"] * 2
     await integ.aclose()

@@ -234,9 +234,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     import trio
 
-    from byosms.server import Gateway, GatewayError
+    from byosms.server import Gateway
     from byosms.schemas.smpp import ConfigError
-    from byosms.store import SecretKeyError
     from byosms.tuning import tune_process
 
     try:
@@ -268,10 +267,47 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         trio.run(main)
-    except (GatewayError, SecretKeyError, ConfigError) as e:
-        print(f"byosms serve: {e}", file=sys.stderr)
-        return 1
+    except BaseException as e:
+        failure = _startup_failure(e)
+        if failure is None:
+            raise
+        code, line = failure
+        print(f"byosms serve: {line}", file=sys.stderr)
+        return code
     return 0
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, in order."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    return [exc]
+
+
+def _startup_failure(exc: BaseException) -> tuple[int, str] | None:
+    """(exit status, one line) for a failure the operator can act on: 2 for
+    the configuration (a bad value, the secret key), 1 for the running
+    system (the store can't be opened or written, a port in use); None for
+    anything else (a bug: its traceback is worth showing)."""
+    import sqlite3
+
+    from byosms.schemas.smpp import ConfigError
+    from byosms.server import GatewayConfigError, GatewayError
+    from byosms.store import SecretKeyError
+
+    leaves = _leaves(exc)
+    for leaf in leaves:
+        if isinstance(leaf, (ConfigError, GatewayConfigError, SecretKeyError)):
+            return 2, str(leaf)
+    for leaf in leaves:
+        if isinstance(leaf, GatewayError):
+            return 1, str(leaf)
+        if isinstance(leaf, sqlite3.Error):
+            return 1, f"the store failed: {leaf}"
+        if isinstance(leaf, OSError) and leaf.strerror:
+            where = f" {leaf.filename}" if leaf.filename else ""
+            return 1, f"{leaf.strerror}{where}"
+    return None
 
 
 def _apikey_create(args: argparse.Namespace) -> int:

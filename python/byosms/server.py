@@ -27,8 +27,10 @@ receipts of segments submitted before a restart still match.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import sqlite3
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -60,11 +62,38 @@ SIMULATOR_HOST = "simulator"
 #: Key file written next to the database when no key is configured.
 KEY_FILE_SUFFIX = ".key"
 
-__all__ = ["Gateway", "GatewayError", "SIMULATOR_HOST"]
+__all__ = ["Gateway", "GatewayConfigError", "GatewayError", "SIMULATOR_HOST"]
 
 
 class GatewayError(Exception):
-    """The gateway cannot start (bad key, unusable configuration)."""
+    """The gateway cannot start or run: its message is one line naming the
+    problem (`byosms serve` prints it and exits 1)."""
+
+
+class GatewayConfigError(GatewayError):
+    """The configuration cannot work (an integration of the config file, a
+    setting needing a package): `byosms serve` exits 2."""
+
+
+async def _listening(what: str, host: str, port: int, start: Any) -> Any:
+    """``await start()``, a port that can't be listened on as one line."""
+    try:
+        return await start()
+    except (OSError, BaseExceptionGroup) as exc:
+        # A listener may fail inside its own nursery: an OSError in a group.
+        found = [e for e in _leaves(exc) if isinstance(e, OSError)]
+        if not found:
+            raise
+        e = found[0]
+        why = ("address already in use" if e.errno == errno.EADDRINUSE
+               else e.strerror or str(e))
+        raise GatewayError(f"{what} cannot listen on {host}:{port}: {why}") from None
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    return [exc]
 
 
 class _PipelineStore(NotifyingStore):
@@ -147,11 +176,23 @@ class Gateway:
     @asynccontextmanager
     async def open_store(self) -> AsyncIterator[Any]:
         """The configured store (the raw backend), key file made if needed."""
-        key, key_file = self._key()
-        self.db_path().parent.mkdir(parents=True, exist_ok=True)
-        async with open_sqlite_store(self.db_path(), key=key, key_file=key_file,
-                                     synchronous=self.config.store.synchronous) as raw:
-            yield raw
+        path = self.db_path()
+        opened = False
+        try:
+            key, key_file = self._key()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            async with open_sqlite_store(path, key=key, key_file=key_file,
+                                         synchronous=self.config.store.synchronous) as raw:
+                opened = True
+                yield raw
+        except (sqlite3.Error, OSError) as e:
+            if opened:
+                raise
+            # One line for the operator: which file, and what the system said.
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            if isinstance(e, OSError) and e.filename and str(e.filename) != str(path):
+                why += f" ({e.filename})"
+            raise GatewayError(f"cannot open the store {path}: {why}") from None
 
     # --- running ------------------------------------------------------------------
 
@@ -185,14 +226,17 @@ class Gateway:
                 await self._seed_from_config()
                 self.api = ApiServer(store, acceptor=acceptor)
                 ws = self.config.websocket
-                await nursery.start(self.api.serve, ws.host, ws.port)
+                await _listening("the websocket API", ws.host, ws.port,
+                                 lambda: nursery.start(self.api.serve, ws.host, ws.port))
                 self.ws_port = self.api.port
                 self.lifecycle = IntegrationLifecycle(store, runner)
                 inventory = NumberInventory(store, vendor_check=runner.check_number)
                 app = create_app(runner, on_event=events.emit,
                                  admin=AdminApi(store, self.lifecycle, inventory))
                 web = self.config.web
-                self.web_port = await nursery.start(serve_web, app, web.host, web.port)
+                self.web_port = await _listening(
+                    "the web app", web.host, web.port,
+                    lambda: nursery.start(serve_web, app, web.host, web.port))
                 for integ in await store.list_integrations():
                     self._remember_unit(integ)
                     if integ.state == "active":
@@ -240,7 +284,7 @@ class Gateway:
             try:
                 import trustme
             except ImportError:
-                raise GatewayError("the simulator's TLS needs the trustme package "
+                raise GatewayConfigError("the simulator's TLS needs the trustme package "
                                    "(pip install trustme), or set simulator.tls = false") from None
             ca = trustme.CA()
             cert = ca.issue_cert("127.0.0.1", "localhost", SIMULATOR_HOST)
@@ -254,7 +298,8 @@ class Gateway:
             port=sc.listen.port, ssl_context=server_ctx, receipt_delay=sc.receipt_delay,
             record=10_000,
         )
-        await nursery.start(self.simulator.serve)
+        await _listening("the SMSC simulator", sc.listen.host, sc.listen.port,
+                         lambda: nursery.start(self.simulator.serve))
         log.info("SMSC simulator on %s:%d (%s)", sc.listen.host, self.simulator.port,
                  "tls" if sc.tls else "tcp")
 
@@ -278,10 +323,15 @@ class Gateway:
         for entry in self.config.integrations:
             body = entry.body()
             try:
-                decoded, _ = validate_config(entry.provider, body)
+                decoded, _ = validate_config(entry.provider, body, origin="config_file")
             except LifecycleError as e:
-                raise GatewayError(f"integration `{entry.id}` in the config file: "
+                raise GatewayConfigError(f"integration `{entry.id}` in the config file: "
                                    f"{e.message}") from None
+            if (entry.provider == "smpp" and getattr(decoded, "host", None) == SIMULATOR_HOST
+                    and not self.config.simulator.enabled):
+                raise GatewayConfigError(f"integration `{entry.id}` in the config file: "
+                                         f'`host` "{SIMULATOR_HOST}" needs [simulator] '
+                                         "enabled = true")
             cfg = _to_store(decoded, body)
             existing = await store.get_integration(entry.id)
             if existing is None or existing.state == "deleted":

@@ -12,6 +12,14 @@ Rules:
   Struct (from the registry) and the S7 advanced configuration, each
   error naming the field (`field`: "port", or the JSON path inside the
   advanced configuration, "advanced_config.charsets[1].dcs").
+- Where a configuration comes from matters (`origin`): fields naming files
+  on the gateway's host (the spec's `host_path_fields`: SMPP's `ca_file`,
+  `client_cert_file`, `client_key_file`) are accepted only from the
+  operator's config file (`origin="config_file"`, `byosms serve`); through
+  the admin API (`origin="admin_api"`, the default) they are refused, 422
+  naming the field and the content field to use instead (`ca_pem`, ...),
+  so that a tenant can neither probe the host's files nor use another
+  tenant's client key.
 - What is stored is what the caller gave (defaults stay implicit, so a later
   release's better default reaches old integrations); top-level secrets are
   `Secret`s, which the store encrypts.
@@ -39,7 +47,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import msgspec
 import trio
@@ -50,7 +58,12 @@ from byosms.providers import registry
 from byosms.providers.base import ConfigInvalid, ProviderLoadError, ProviderSpec
 from byosms.schemas.events import OperationalEvent
 from byosms.schemas.records import Integration, NewEvent
-from byosms.secret import Secret
+from byosms.secret import Secret, dec_hook
+
+#: Who gives a configuration: a business unit's API key through the admin
+#: API, or the operator through the config file `byosms serve` reads.
+Origin = Literal["admin_api", "config_file"]
+ORIGINS = ("admin_api", "config_file")
 
 #: Names are labels in lists and the websocket API's `integration` reference.
 NAME_MAX = 100
@@ -186,12 +199,33 @@ def provider_spec(provider: str) -> ProviderSpec:
         raise UnsupportedProvider(str(e), field="provider") from None
 
 
-def validate_config(provider: str, config: Mapping[str, Any]) -> tuple[Any, list[str]]:
+def check_origin(spec: ProviderSpec, given: Mapping[str, Any], origin: Origin) -> None:
+    """Refuse what ``origin`` may not set: host paths through the admin API
+    (a key set to None, which removes the field, is allowed)."""
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
+    if origin == "config_file":
+        return
+    for name, instead in spec.host_path_fields.items():
+        if given.get(name) is not None:
+            hint = f"; give the content as `{instead}`" if instead else ""
+            raise InvalidConfig(
+                f"`{name}` names a file on the gateway's host, which only the operator's "
+                f"config file may set{hint}", field=name)
+
+
+def validate_config(provider: str, config: Mapping[str, Any], *,
+                    origin: Origin = "admin_api",
+                    given: Mapping[str, Any] | None = None) -> tuple[Any, list[str]]:
     """Decode and validate one provider configuration, its advanced
-    configuration included. Returns (the decoded Struct, warnings)."""
+    configuration included. Returns (the decoded Struct, warnings).
+    ``origin``: who gives it (see the module docstring); ``given``: the
+    part the caller gave now, when ``config`` also holds stored values (an
+    update): only that part is checked against the origin."""
     spec = provider_spec(provider)
     if not isinstance(config, Mapping):
         raise InvalidConfig("config must be an object", field="config")
+    check_origin(spec, config if given is None else given, origin)
     try:
         decoded = spec.decode_config(_plain(config))
     except ConfigInvalid as e:
@@ -230,13 +264,20 @@ def callback_urls(integration: Integration) -> CallbackUrls | None:
 
 
 def _warnings(integration: Integration) -> list[str]:
-    # Secrets don't affect warnings: a placeholder keeps them out of reach here.
+    # Secrets don't affect warnings: a placeholder keeps them out of reach
+    # here. Decoded into the Struct alone: the provider's decode may check
+    # a secret's content (a PEM key), which a placeholder would fail.
     cfg = {**integration.config, **{f: "x" for f in integration.secret_fields}}
     try:
-        _, warnings = validate_config(integration.provider, cfg)
-    except LifecycleError:
+        spec = provider_spec(integration.provider)
+        if spec.config_type is not None:
+            decoded = msgspec.convert(cfg, spec.config_type, dec_hook=dec_hook)
+        else:
+            decoded = spec.decode_config(cfg)
+    except (LifecycleError, ConfigInvalid, msgspec.ValidationError, ValueError, TypeError):
         return []
-    return warnings
+    warn = getattr(decoded, "warnings", None)
+    return list(warn()) if callable(warn) else []
 
 
 # --- the lifecycle ----------------------------------------------------------------
@@ -272,9 +313,12 @@ class IntegrationLifecycle:
     # --- writes ------------------------------------------------------------------
 
     async def create(self, business_unit: str, provider: str, name: str,
-                     config: Mapping[str, Any], *, activate: bool = False) -> IntegrationInfo:
+                     config: Mapping[str, Any], *, activate: bool = False,
+                     origin: Origin = "admin_api") -> IntegrationInfo:
+        """``origin``: who gives ``config`` (host paths only from the
+        operator's config file)."""
         name = self._check_name(name)
-        decoded, warnings = validate_config(provider, config)
+        decoded, warnings = validate_config(provider, config, origin=origin)
         async with self._lock:
             live = await self._store.list_integrations(business_unit)
             if any(i.name == name for i in live):
@@ -295,9 +339,12 @@ class IntegrationLifecycle:
                                warnings=tuple(warnings))
 
     async def update(self, business_unit: str, id: str, *, name: str | None = None,
-                     config: Mapping[str, Any] | None = None) -> IntegrationInfo:
+                     config: Mapping[str, Any] | None = None,
+                     origin: Origin = "admin_api") -> IntegrationInfo:
         """`config` is a patch: its keys replace the stored ones, a key set to
-        None goes back to the default. Secrets it omits are kept."""
+        None goes back to the default. Secrets it omits are kept. ``origin``:
+        who gives the patch (stored host paths from the config file stay;
+        the admin API cannot set new ones)."""
         async with self._lock:
             integ = await self._own(business_unit, id)
             if name is not None:
@@ -323,7 +370,8 @@ class IntegrationLifecycle:
                         merged.pop(k, None)
                     else:
                         merged[k] = v
-                decoded, warnings = validate_config(integ.provider, merged)
+                decoded, warnings = validate_config(integ.provider, merged, origin=origin,
+                                                    given=config)
                 new = _to_store(decoded, merged)
                 changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 # Unchanged secrets are not re-sent: the store keeps what it has.

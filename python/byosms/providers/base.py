@@ -209,6 +209,10 @@ class ProviderSpec:
     (``byosms/data/*.json``) its ``advanced_config`` field merges over;
     None when the provider has no such field. ``setup``: what to do at the
     provider so it calls the callback URLs (shown at creation, D3).
+    ``host_path_fields``: fields naming files on the gateway's host, each
+    -> the field that takes the same as content (SMPP: ``ca_file`` ->
+    ``ca_pem``). Only the operator's config file may set them; the admin
+    API refuses them (a tenant must not read or probe the host's files).
     """
 
     name: str
@@ -220,6 +224,7 @@ class ProviderSpec:
     advanced_defaults: str | None = None
     setup: str = ""
     description: str = ""
+    host_path_fields: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def secret_fields(self) -> frozenset[str]:

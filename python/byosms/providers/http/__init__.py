@@ -26,7 +26,7 @@ from byosms.providers.http.client import (
 from byosms.providers.http.dedup import RecentIds
 from byosms.providers.http.events import EventSink
 from byosms.providers.http.ordering import Match, StatusOrdering
-from byosms.providers.http.webhooks import Route, WebhookRefused, WebhookSkeleton
+from byosms.providers.http.webhooks import RejectionReport, Route, WebhookRefused, WebhookSkeleton
 
 __all__ = [
     "Classification",
@@ -45,5 +45,6 @@ __all__ = [
     "Verdict",
     "WebhookRefused",
     "WebhookSkeleton",
+    "RejectionReport",
     "retry_after_seconds",
 ]

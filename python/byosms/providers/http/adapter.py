@@ -51,7 +51,12 @@ from byosms.providers.http.client import Classification, ClientSettings, HttpCli
 from byosms.providers.http.dedup import MAX_RECENT, RecentIds
 from byosms.providers.http.events import EventSink
 from byosms.providers.http.ordering import DEFAULT_HOLD, Match, StatusOrdering
-from byosms.providers.http.webhooks import MAX_WEBHOOK_BODY, Route, WebhookSkeleton
+from byosms.providers.http.webhooks import (
+    MAX_WEBHOOK_BODY,
+    REJECTION_REPORT_INTERVAL,
+    Route,
+    WebhookSkeleton,
+)
 
 __all__ = ["HttpAdapter", "ProviderInactive"]
 
@@ -87,9 +92,12 @@ class HttpAdapter:
         early_callback_hold: float = DEFAULT_HOLD,
         max_recent_inbound: int = MAX_RECENT,
         max_webhook_body: int = MAX_WEBHOOK_BODY,
+        webhook_report_interval: float = REJECTION_REPORT_INTERVAL,
     ) -> None:
         """``transport`` replaces httpx's network transport (tests); when
-        None, ``runtime.http_transport`` is used if given."""
+        None, ``runtime.http_transport`` is used if given.
+        ``webhook_report_interval``: at most one ``webhook_rejected`` event
+        per this many seconds (the refusals between are counted into it)."""
         self.integration_id = integration_id
         self.active = active
         self.public_base_url = public_base_url.rstrip("/")
@@ -112,6 +120,7 @@ class HttpAdapter:
         self.webhooks = WebhookSkeleton(
             self.routes(), authenticate=self.authenticate, is_active=lambda: self.active,
             events=self._emit, stats=self.stats, max_body=max_webhook_body, subject=self.subject,
+            report_interval=webhook_report_interval,
         )
 
     # --- what a provider writes ---------------------------------------------
@@ -142,12 +151,16 @@ class HttpAdapter:
     # --- the Provider contract ----------------------------------------------
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled. Nothing runs in the background (callers
-        of submit use the pool); cancellation closes the pool."""
+        """Serve until cancelled. Only the webhook rejection report runs in
+        the background (callers of submit use the pool); cancellation
+        closes the pool and sends a waiting rejection report."""
         try:
-            task_status.started(self)
-            await trio.sleep_forever()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self.webhooks.rejections.run)
+                task_status.started(self)
+                await trio.sleep_forever()
         finally:
+            self.webhooks.rejections.flush()
             with trio.CancelScope(shield=True):
                 await self.aclose()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from byosms.advanced_config import SMPP_DEFAULTS
 from byosms.providers.base import Capabilities, ProviderRuntime, ProviderSpec
-from byosms.schemas.smpp import SmppIntegrationConfig, decode_smpp_config
+from byosms.schemas.smpp import HOST_PATH_FIELDS, SmppIntegrationConfig, decode_smpp_config
 
 
 def build(config: SmppIntegrationConfig, *, runtime: ProviderRuntime | None = None,
@@ -47,6 +47,8 @@ SPEC = ProviderSpec(
         max_per_business_unit=10,
     ),
     credential_fields=frozenset({"system_id", "password", "system_type"}),
+    # Certificates as host paths: the operator's config file only.
+    host_path_fields=HOST_PATH_FIELDS,
     advanced_defaults=SMPP_DEFAULTS,
     description="SMPP 3.4 to a carrier's SMSC (TLS by default), 1-10 binds",
 )

@@ -135,12 +135,38 @@ class _Batch:
 
 
 def client_ssl_context(config: SmppIntegrationConfig) -> ssl.SSLContext:
-    """Certificates verified against the system store or ``ca_file``; the
-    client certificate (mTLS) when configured."""
-    ctx = ssl.create_default_context(cafile=config.ca_file)
-    if config.client_cert_file:
+    """Certificates verified against the system store, or the CA of
+    ``ca_pem`` (content, from the admin API) or ``ca_file`` (a path, from
+    the operator's config file); the client certificate (mTLS) when
+    configured, likewise as content or paths.
+
+    ssl loads a certificate chain only from a file: PEM content is written
+    to a private temporary file (mode 0600, in memory where /dev/shm
+    exists), loaded, and removed at once."""
+    if config.ca_pem is not None:
+        ctx = ssl.create_default_context(cadata=config.ca_pem)
+    else:
+        ctx = ssl.create_default_context(cafile=config.ca_file)
+    if config.client_cert_pem is not None and config.client_key_pem is not None:
+        _load_cert_chain_pem(ctx, config.client_cert_pem, config.client_key_pem.reveal())
+    elif config.client_cert_file:
         ctx.load_cert_chain(config.client_cert_file, config.client_key_file)
     return ctx
+
+
+def _load_cert_chain_pem(ctx: ssl.SSLContext, cert_pem: str, key_pem: str) -> None:
+    import os
+    import tempfile
+
+    shm = "/dev/shm"
+    folder = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    fd, path = tempfile.mkstemp(prefix="byosms-", suffix=".pem", dir=folder)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key_pem.strip() + "\n" + cert_pem.strip() + "\n")
+        ctx.load_cert_chain(path)
+    finally:
+        os.unlink(path)
 
 
 def _connect_cause(exc: BaseException) -> Cause:
