@@ -377,6 +377,8 @@ class Connection:
                 continue
             cid = p.command_id
             if cid == SUBMIT_SM:
+                if sim.arrivals is not None:
+                    sim.arrivals.append(trio.current_time())
                 if not self.can_submit:
                     out.append(_core.encode_submit_sm_resp(p.sequence_number, "", ESME_RINVBNDSTS))
                     continue
@@ -503,6 +505,9 @@ class SmscSimulator:
         receipt_text: put the first 20 characters of GSM/ASCII messages in
             the receipt text.
         record: keep the last N submit_sm/data_sm PDUs in ``.received``.
+        record_arrivals: keep the arrival time (trio clock, when the read that
+            carried it is handled) of every submit_sm in ``.arrivals``,
+            throttled and faulted ones included: what an S4 check counts.
         max_binds: binds allowed per system_id (ESME_RBINDFAIL beyond).
         enquire_link_interval: send enquire_link this often on each bind.
         seed: seed of the random generator (rates, weights, delays, MO order).
@@ -525,6 +530,7 @@ class SmscSimulator:
         receipt_route: str = "same",
         receipt_text: bool = True,
         record: int | None = None,
+        record_arrivals: bool = False,
         max_binds: int | None = None,
         enquire_link_interval: float | None = None,
         smsc_system_id: str = "byosms-sim",
@@ -556,6 +562,7 @@ class SmscSimulator:
         self.faults = Faults()
         self.stats = Stats()
         self._record: deque[Pdu] | None = deque(maxlen=record) if record else None
+        self.arrivals: list[float] | None = [] if record_arrivals else None
         self.connections: list[Connection] = []
         self._receivers: dict[str, list[Connection]] = {}
         self._rr = 0
