@@ -104,6 +104,11 @@ class ResponseTimeout(TimeoutError):
     """No response to a request within the response timeout."""
 
 
+class NotSent(BindLost):
+    """The bind was lost before the request was written: the SMSC cannot
+    have it, so a retry costs no duplicate."""
+
+
 class PduRejected(Exception):
     """The SMSC answered our request with something we could not decode."""
 
@@ -217,6 +222,10 @@ class SmppBind:
         #: address), while connected; what a carrier whitelists.
         self.local_address: str | None = None
         self._out: list[bytes] = []
+        #: Rate-limit grants' time cells of what is in _out: stamped with the
+        #: time the writer hands it to the kernel (the S4 window counts from
+        #: the wire, not from the grant).
+        self._stamps: list[list[float]] = []
         self._sending = False
         self._wake = trio.Event()
         #: sequence_number -> _Waiter (one request) or (_Batch, index) (submit_many).
@@ -450,6 +459,11 @@ class SmppBind:
                     await self._wake.wait()
                 data = b"".join(self._out)
                 self._out.clear()
+                if self._stamps:
+                    now = trio.current_time()
+                    for cell in self._stamps:
+                        cell[0] = now
+                    self._stamps.clear()
                 self._sending = True
                 await stream.send_all(data)
                 self._sending = False
@@ -675,16 +689,29 @@ class SmppBind:
 
     # --- requests --------------------------------------------------------------
 
-    async def _request(self, encode: Callable[[], bytes], timeout: float | None) -> Response:
+    async def _request(
+        self,
+        encode: Callable[[], bytes],
+        timeout: float | None,
+        gate: Callable[[], Awaitable[Any]] | None = None,
+    ) -> Response:
         if self._lost is not None:
-            raise self._lost
+            raise NotSent(self._lost.cause, self._lost.detail)
         if self._slots.value == 0 and not self._window_full_reported:
             self._window_full_reported = True
             self._emit("window_full", detail=f"all {self.session.window} slots in use")
         async with self._slots:
+            stamp = None
+            if gate is not None and self._lost is None:
+                # The rate-limit grant is taken only now that this bind is
+                # bound and has a free slot, and the request is written with
+                # no checkpoint after it: a grant never waits to go out.
+                stamp = await gate()
             if self._lost is not None:
-                raise self._lost
+                raise NotSent(self._lost.cause, self._lost.detail)
             data = encode()
+            if stamp is not None:
+                self._stamps.append(stamp)
             seq = self.session.last_sequence_number
             w = _Waiter()
             self._waiters[seq] = w
@@ -713,11 +740,14 @@ class SmppBind:
         *,
         context: Any = None,
         timeout: float | None = None,
+        gate: Callable[[], Awaitable[Any]] | None = None,
         **fields: Any,
     ) -> Response:
-        """Submit one segment; waits for a window slot, then for the response
-        (``Response``; its ``command_status`` may be non-zero). Raises
-        ``ResponseTimeout``, ``BindLost`` or ``PduRejected``."""
+        """Submit one segment; waits for a window slot, then ``gate()`` (the
+        rate limiter: it may return a time cell to stamp at the write), then
+        for the response (``Response``; its ``command_status`` may be
+        non-zero). Raises ``ResponseTimeout``, ``BindLost`` (``NotSent`` when
+        nothing was written) or ``PduRejected``."""
         session = self.session
         return await self._request(
             lambda: session.submit_sm(
@@ -729,6 +759,7 @@ class SmppBind:
                 **fields,
             ),
             timeout,
+            gate,
         )
 
     async def send(self, pdu: Pdu, *, context: Any = None, timeout: float | None = None) -> Response:
@@ -764,8 +795,9 @@ class SmppBind:
         try:
             while i < n:
                 if self._lost is not None:
+                    not_sent = NotSent(self._lost.cause, self._lost.detail)
                     for k in range(i, n):
-                        batch.results[k] = self._lost
+                        batch.results[k] = not_sent
                     break
                 if slots.value == 0:
                     if not self._window_full_reported:

@@ -61,7 +61,7 @@ from byosms.pipeline import (
 )
 from byosms.providers.base import callback as _callback
 from byosms.providers.ratelimit import TrioRateLimiter
-from byosms.providers.smpp.bind import BindError, PduRejected, ResponseTimeout, SmppBind
+from byosms.providers.smpp.bind import BindError, NotSent, PduRejected, ResponseTimeout, SmppBind
 from byosms.providers.smpp.correlation import MessageTrack, ReceiptCorrelator, TrackedSegment
 from byosms.providers.smpp.inbound import DEFAULT_REASSEMBLY_TIMEOUT, MoAssembler
 from byosms.providers.smpp.messages import (
@@ -91,6 +91,10 @@ THROTTLE_BACKOFF_INITIAL = 1.0
 THROTTLE_BACKOFF_MAX = 30.0
 #: Attempts for a segment failing with a retryable status (not throttling).
 MAX_SUBMIT_ATTEMPTS = 3
+#: Resends of a submit that was written but never answered (response timeout,
+#: bind lost after the write): the SMSC may have it already, so each resend
+#: may be a duplicate. At most 1 + IN_DOUBT_RETRIES copies per submit call.
+IN_DOUBT_RETRIES = 1
 #: Wait before the 2nd attempt; doubled per further attempt.
 RETRY_BACKOFF_INITIAL = 1.0
 #: How long a receipt that overtook its submit_sm_resp waits for it (the
@@ -166,6 +170,7 @@ class SmppIntegration:
         throttle_backoff_max: float = THROTTLE_BACKOFF_MAX,
         max_attempts: int = MAX_SUBMIT_ATTEMPTS,
         retry_backoff: float = RETRY_BACKOFF_INITIAL,
+        in_doubt_retries: int = IN_DOUBT_RETRIES,
         early_receipt_hold: float = EARLY_RECEIPT_HOLD,
         reassembly_timeout: float = DEFAULT_REASSEMBLY_TIMEOUT,
         seed: int | None = None,
@@ -199,6 +204,7 @@ class SmppIntegration:
         self.throttle_backoff_max = throttle_backoff_max
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
+        self.in_doubt_retries = in_doubt_retries
         self.early_receipt_hold = early_receipt_hold
         self.correlator = ReceiptCorrelator()
         self.mo = MoAssembler(
@@ -626,12 +632,6 @@ class SmppIntegration:
                 return best
             await self._bound_changed.wait()
 
-    async def _wait_turn(self) -> None:
-        if self._paused_until > trio.current_time():
-            await trio.sleep_until(self._paused_until)
-        if self.limiter is not None:
-            await self.limiter.acquire()
-
     def _throttled(self, status: int, bind: int, sent_at: float) -> None:
         now = trio.current_time()
         if sent_at < self._paused_until:
@@ -653,11 +653,22 @@ class SmppIntegration:
         first: tuple[Any, int, float] | None = None,
     ) -> SubmitResult:
         """``first``: (Response or exception, bind index, sent_at) of a first
-        attempt already made (by submit_many), handled like any attempt."""
+        attempt already made (by submit_many), handled like any attempt.
+
+        Duplicates: a request never written (``NotSent``) is retried freely
+        and is no attempt. One written but unanswered (response timeout, or
+        the bind lost after the write) may be at the SMSC already: it is
+        sent again at most ``in_doubt_retries`` times, then fails as
+        RETRYABLE_FAILURE (SUBMIT_TIMEOUT / BIND_LOST). A response we cannot
+        decode (``PduRejected``) means the SMSC did process this request:
+        never resent, UNKNOWN_FAILURE (RESPONSE_UNREADABLE). See
+        docs/engine.md, "Retries"."""
         attempts = 0
+        in_doubt = 0
         status: int | None = None
         bind_index: int | None = None
         load = self._load
+        gate = self.limiter.acquire if self.limiter is not None else None
         while True:
             try:
                 if first is not None:
@@ -668,23 +679,32 @@ class SmppIntegration:
                         raise outcome
                     resp = outcome
                 else:
-                    await self._wait_turn()
+                    if self._paused_until > trio.current_time():
+                        await trio.sleep_until(self._paused_until)
                     bind = await self._pick_bind()
                     bind_index = bind.index
                     attempts += 1
                     sent_at = trio.current_time()
                     load[bind_index] += 1
                     try:
-                        resp = await bind.submit_sm(src, dst, sm, **fields)
+                        resp = await bind.submit_sm(src, dst, sm, gate=gate, **fields)
                     finally:
                         load[bind_index] -= 1
             except SmppError as e:  # a field the codec refuses: no retry helps
                 status = e.command_status
                 mapped = self.errors.map(status)
                 return await self._failed(seg, attempts, status, mapped.generic_code, mapped.cause, bind_index, str(e))
-            except (BindError, ResponseTimeout, PduRejected, LocalProtocolError) as e:
+            except NotSent:
+                attempts -= 1  # never written: the SMSC cannot have it
+                continue
+            except PduRejected as e:
+                return await self._failed(
+                    seg, attempts, e.command_status, GenericErrorCode.UNKNOWN_FAILURE,
+                    "RESPONSE_UNREADABLE", bind_index, str(e))
+            except (BindError, ResponseTimeout, LocalProtocolError) as e:
                 status = getattr(e, "command_status", None)
-                if attempts >= self.max_attempts:
+                in_doubt += 1
+                if in_doubt > self.in_doubt_retries or attempts >= self.max_attempts:
                     cause = "SUBMIT_TIMEOUT" if isinstance(e, ResponseTimeout) else "BIND_LOST"
                     return await self._failed(
                         seg, attempts, status, GenericErrorCode.RETRYABLE_FAILURE, cause, bind_index, str(e)
@@ -964,6 +984,7 @@ def _sar_tlvs(ref: int, total: int, seq: int) -> list[Tlv]:
 
 __all__ = [
     "EARLY_RECEIPT_HOLD",
+    "IN_DOUBT_RETRIES",
     "MAX_SUBMIT_ATTEMPTS",
     "RECONNECT_INITIAL",
     "RECONNECT_JITTER",
