@@ -82,8 +82,8 @@ from byosms.schemas.smpp import SmppIntegrationConfig
 RECONNECT_INITIAL = 1.0
 RECONNECT_MAX = 60.0
 RECONNECT_JITTER = 0.2
-#: A bind that stayed up this long was healthy: the next failure starts the
-#: backoff again from RECONNECT_INITIAL.
+#: Kept for callers that pass it: the backoff now resets on every successful
+#: bind (a flapping SMSC made re-binds ever slower when it waited for 30 s).
 STABLE_BIND = 30.0
 #: Pause of the whole integration after ESME_RTHROTTLED / ESME_RMSGQFUL,
 #: doubled while the SMSC keeps answering so, up to the ceiling.
@@ -367,7 +367,10 @@ class SmppIntegration:
                 if self.binds[index] is bind:
                     self.binds[index] = None
                     self._notify()
-            if bound_at is not None and trio.current_time() - bound_at >= self.stable_bind:
+            if bound_at is not None:
+                # The SMSC let us bind: whatever ended it, binding works, and
+                # a flapping SMSC must not make each re-bind slower. Only
+                # failures to bind back off.
                 delay = self.reconnect_initial
             await trio.sleep(self._jitter(delay))
             delay = min(delay * 2, self.reconnect_max)
