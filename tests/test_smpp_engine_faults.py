@@ -71,3 +71,40 @@ async def test_unreadable_response_to_this_request_is_not_resent(jump_clock: Any
         assert not r.ok and r.cause == "RESPONSE_UNREADABLE"
         assert r.generic_code == GenericErrorCode.UNKNOWN_FAILURE
         assert len(sim.arrivals) == 1
+
+
+# --- defect 5: receipts that match nothing do not stall the bind --------------------
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["on_receipt", "on_receipts"])
+async def test_unknown_receipts_do_not_hold_up_an_mo(batch: bool) -> None:
+    sink = Sink()
+    got: list[Any] = []
+
+    async def on_receipts(rs: list[Any]) -> None:
+        got.extend(rs)
+
+    hold = 3.0
+    async with simulator() as sim:
+        kw: dict[str, Any] = {"on_receipts": on_receipts} if batch else {}
+        integ = integration(sim, sink, early_receipt_hold=hold, bind_type="transceiver", **kw)
+        async with integ:
+            await integ.wait_bound()
+            conn = sim.bound()[0]
+            chunks = []
+            for i in range(20):
+                body = _core.format_receipt(f"dead{i:04x}", "DELIVRD")
+                chunks.append(_core.encode_deliver_sm(conn.next_seq(), "1", "2", body, esm_class=4))
+            t0 = trio.current_time()
+            conn.write(b"".join(chunks))
+            await sim.send_mo("+4915112345678", "12345", "STOP", wait=False)
+            with trio.fail_after(hold + 10):
+                await wait_for(lambda: len(sink.mo) == 1)
+                mo_after = trio.current_time() - t0
+                # The receipts are still answered: after their hold, unmatched.
+                await wait_for(lambda: sim.stats.receipts_acked == 20)
+                acked_after = trio.current_time() - t0
+        receipts = got if batch else sink.receipts
+        assert len(receipts) == 20 and all(r.segment_id is None for r in receipts)
+        assert mo_after < hold / 3  # not behind the receipts' hold
+        assert acked_after >= hold - 0.1  # each answered only once finally recorded

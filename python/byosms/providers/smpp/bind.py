@@ -66,6 +66,9 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Incoming deliver_sm/data_sm queued for on_request before reading stops
 #: (backpressure on the SMSC instead of unbounded memory).
 INCOMING_QUEUE = 256
+#: Longest a ``Later`` answer is awaited (the supervisor's hold is 5 s plus
+#: the owner's commit); then ESME_RX_T_APPN, and the SMSC redelivers.
+ANSWER_LATER_LIMIT = 60.0
 
 _AUTH_STATUSES = frozenset({_core.ESME_RINVPASWD, _core.ESME_RINVSYSID})
 #: SMPP 3.4 section 5.2.12: esm_class bits 2-5 = 0001 is an SMSC delivery receipt.
@@ -116,6 +119,25 @@ class PduRejected(Exception):
         super().__init__(error.message)
         self.error = error
         self.command_status = error.command_status
+
+
+class Later:
+    """What a request handler returns when its answer must wait (a receipt
+    held for its submit_sm_resp): the bind goes on with the next requests
+    and answers this one when ``set(status)`` is called — or, if nothing
+    comes within ``ANSWER_LATER_LIMIT``, with ESME_RX_T_APPN (the SMSC
+    redelivers)."""
+
+    __slots__ = ("event", "status")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.status = 0
+
+    def set(self, status: int | None) -> None:
+        if not self.event.is_set():
+            self.status = status or 0
+            self.event.set()
 
 
 class _Waiter:
@@ -238,6 +260,7 @@ class SmppBind:
         self._lost: BindLost | None = None
         self._incoming_send, self._incoming_recv = trio.open_memory_channel[Pdu](INCOMING_QUEUE)
         self.late_responses = 0
+        self._tasks: trio.Nursery | None = None
 
     # --- events --------------------------------------------------------------
 
@@ -307,6 +330,7 @@ class SmppBind:
         cause: Cause = "shutdown"
         try:
             async with trio.open_nursery() as nursery:
+                self._tasks = nursery
                 nursery.start_soon(self._writer, stream)
                 nursery.start_soon(self._enquirer)
                 if self._on_request is not None:
@@ -572,7 +596,9 @@ class SmppBind:
                 raise self._lose("timeout", f"no enquire_link_resp within {timeout}s")
 
     async def _dispatcher(self) -> None:
-        """Hand incoming requests to on_request. Delivery receipts queued
+        """Hand incoming requests to on_request. A handler that returns a
+        ``Later`` (a receipt held for its submit_sm_resp) is answered when
+        that is set, while the requests behind it go on. Delivery receipts queued
         together are handled concurrently: their handlers wait for a durable
         commit, and one at a time would cost one commit per receipt. Anything
         else (MO, alerts) is handled alone and in order — a STOP then a START
@@ -623,11 +649,29 @@ class SmppBind:
             self._emit("protocol_error", "other", status, f"on_request failed: {e!r}")
         if pdu.command_id == ALERT_NOTIFICATION:
             return True
+        if type(status) is Later:
+            self._answer_later(pdu, status)
+            return True
         try:
             self._write(self.session.respond(pdu, status or 0))
         except Exception:
             return False  # session closed meanwhile: the SMSC will redeliver
         return True
+
+    def _answer_later(self, pdu: Pdu, later: Later) -> None:
+        """Answer ``pdu`` once ``later`` is set, without holding up the
+        requests behind it."""
+        assert self._tasks is not None
+        self._tasks.start_soon(self._await_answer, pdu, later)
+
+    async def _await_answer(self, pdu: Pdu, later: Later) -> None:
+        with trio.move_on_after(ANSWER_LATER_LIMIT):
+            await later.event.wait()
+        status = later.status if later.event.is_set() else _core.ESME_RX_T_APPN
+        try:
+            self._write(self.session.respond(pdu, status))
+        except Exception:
+            pass  # session closed meanwhile: the SMSC will redeliver
 
     async def _handle_receipts(self, pdus: list[Pdu]) -> bool:
         """Run on_receipts and answer them all in one write."""
@@ -638,8 +682,15 @@ class SmppBind:
             statuses = [_core.ESME_RX_T_APPN] * len(pdus)
             self._emit("protocol_error", "other", _core.ESME_RX_T_APPN, f"on_receipts failed: {e!r}")
         respond = self.session.respond
+        now: list[bytes] = []
         try:
-            self._write(b"".join(respond(p, st or 0) for p, st in zip(pdus, statuses)))
+            for p, st in zip(pdus, statuses):
+                if type(st) is Later:
+                    self._answer_later(p, st)
+                else:
+                    now.append(respond(p, st or 0))
+            if now:
+                self._write(b"".join(now))
         except Exception:
             return False  # session closed meanwhile: the SMSC will redeliver
         return True

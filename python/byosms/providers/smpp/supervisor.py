@@ -61,7 +61,7 @@ from byosms.pipeline import (
 )
 from byosms.providers.base import callback as _callback
 from byosms.providers.ratelimit import TrioRateLimiter
-from byosms.providers.smpp.bind import BindError, NotSent, PduRejected, ResponseTimeout, SmppBind
+from byosms.providers.smpp.bind import BindError, Later, NotSent, PduRejected, ResponseTimeout, SmppBind
 from byosms.providers.smpp.correlation import MessageTrack, ReceiptCorrelator, TrackedSegment
 from byosms.providers.smpp.inbound import DEFAULT_REASSEMBLY_TIMEOUT, MoAssembler
 from byosms.providers.smpp.messages import (
@@ -226,6 +226,9 @@ class SmppIntegration:
         self._can_transmit = config.bind_type != "receiver"
         self._nursery_cm: Any = None
         self._nursery: trio.Nursery | None = None
+        #: run()'s nursery: receipts held for their submit_sm_resp wait here,
+        #: not in a bind's dispatcher (which must go on with later requests).
+        self._tasks: trio.Nursery | None = None
         #: outbound_source() per sender (few senders, many messages each).
         self._sources: dict[str, tuple[str, int, int]] = {}
         #: submit_sm fields per (dcs, esm_class, TON/NPIs): one dict for them all.
@@ -267,6 +270,7 @@ class SmppIntegration:
             for w in self.config.warnings():
                 self._emit("config_warning", detail=w)
         async with trio.open_nursery() as nursery:
+            self._tasks = nursery
             for i in range(self.config.binds):
                 nursery.start_soon(self._bind_loop, i)
             nursery.start_soon(self._reassembly_loop)
@@ -844,14 +848,46 @@ class SmppIntegration:
                 for k in ks:
                     statuses[k] = _core.ESME_RX_T_APPN
 
+        if early:
+            # Held without holding up the bind: each is answered when its
+            # group is recorded (or the hold ends); later PDUs go on.
+            laters: dict[int, Later] = {}
+            for k, _ in early:
+                laters[k] = statuses[k] = Later()  # type: ignore[call-overload]
+
+            async def record_later(receipts: list[DeliveryReceipt], ks: list[int]) -> None:
+                st = 0
+                try:
+                    await self._on_receipts(receipts)  # type: ignore[misc]
+                except Exception as e:
+                    self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
+                               f"on_receipts failed: {e!r}", bind)
+                    st = _core.ESME_RX_T_APPN
+                for k in ks:
+                    laters[k].set(st)
+
+            self._spawn_early(self._early_receipts, early, bind, record_later, list(laters.values()))
         async with trio.open_nursery() as nursery:
             for k in slow:
                 nursery.start_soon(one, k)
-            if early:
-                nursery.start_soon(self._early_receipts, early, bind, record)
             if ready:
                 await record(ready, ready_ks)
         return statuses
+
+    def _spawn_early(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a held receipt's wait in the integration's nursery; its
+        ``Later`` answers (the last argument) are set even if it fails."""
+        laters: list[Later] = args[-1]
+
+        async def guarded() -> None:
+            try:
+                await fn(*args[:-1])
+            finally:
+                for later in laters:
+                    later.set(_core.ESME_RX_T_APPN)  # no-op for those already set
+
+        assert self._tasks is not None
+        self._tasks.start_soon(guarded)
 
     async def _early_receipts(self, early: list[tuple[int, Any]], bind: int,
                               record: Callable[[list[DeliveryReceipt], list[int]], Any]) -> None:
@@ -926,24 +962,41 @@ class SmppIntegration:
             early=early,
         )
 
-    async def _on_receipt_one(self, r: Any, bind: int) -> int:
+    async def _on_receipt_one(self, r: Any, bind: int) -> int | Later:
+        """A receipt nobody claims yet is held in the background (its
+        answer a ``Later``): the bind goes on with the PDUs behind it."""
         vid = r.message_id
         correlator = self.correlator
         seg = correlator.lookup(vid)
-        early = False
         if seg is None:
             matched = trio.Event()
             held = correlator.hold(vid, lambda _seg: matched.set())
             if held is not None:
-                with trio.move_on_after(self.early_receipt_hold):
-                    await matched.wait()
-                correlator.release(held)
-                seg = held.segment
-                early = seg is not None
-        receipt = self._receipt(r, seg, bind, early)
+                later = Later()
+                self._spawn_early(self._held_one, r, bind, held, matched, later, [later])
+                return later
+        receipt = self._receipt(r, seg, bind, False)
         if self._on_receipt is not None:
             await self._on_receipt(receipt)
         return 0
+
+    async def _held_one(self, r: Any, bind: int, held: Any, matched: trio.Event, later: Later) -> None:
+        try:
+            with trio.move_on_after(self.early_receipt_hold):
+                await matched.wait()
+        finally:
+            self.correlator.release(held)
+        seg = held.segment
+        receipt = self._receipt(r, seg, bind, seg is not None)
+        status = 0
+        if self._on_receipt is not None:
+            try:
+                await self._on_receipt(receipt)
+            except Exception as e:  # the SMSC redelivers
+                self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
+                           f"on_receipt failed: {e!r}", bind)
+                status = _core.ESME_RX_T_APPN
+        later.set(status)
 
     def _now_ms(self) -> int:
         return int(trio.current_time() * 1000)
