@@ -4,6 +4,7 @@ framing errors answered before the close, protocol errors aggregated."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -108,3 +109,75 @@ async def test_unknown_receipts_do_not_hold_up_an_mo(batch: bool) -> None:
         assert len(receipts) == 20 and all(r.segment_id is None for r in receipts)
         assert mo_after < hold / 3  # not behind the receipts' hold
         assert acked_after >= hold - 0.1  # each answered only once finally recorded
+
+
+# --- defect 13: a fatal framing error is answered before the close ------------------
+
+
+async def test_fatal_framing_error_sends_generic_nack_then_closes() -> None:
+    from byosms.schemas.smpp import decode_smpp_config
+    from smpp_helpers import Recorder, make_bind
+
+    received = bytearray()
+    closed = trio.Event()
+
+    async def smsc(stream: trio.SocketStream) -> None:
+        framer = _core.Framer()
+        bind = None
+        while bind is None:
+            for p in framer.feed(await stream.receive_some(4096)):
+                bind = p
+        await stream.send_all(_core.Pdu(bind.command_id | 0x80000000, bind.sequence_number,
+                                        system_id="raw").encode())
+        await trio.sleep(0.2)  # a read of its own, once bound (not in the bind's read)
+        await stream.send_all(b"\x00\x00\x00\x05bad!")  # command_length 5 < 16
+        with trio.fail_after(5):
+            while data := await stream.receive_some(4096):
+                received.extend(data)
+        closed.set()
+
+    async with trio.open_nursery() as n:
+        (listener,) = await n.start(functools.partial(trio.serve_tcp, smsc, 0, host="127.0.0.1"))
+        port = listener.socket.getsockname()[1]
+        cfg = decode_smpp_config({"host": "127.0.0.1", "port": port, "transport": "tcp",
+                                  "system_id": "a", "password": "b",
+                                  "enquire_link_interval": 3600})
+        rec = Recorder()
+        bind = make_bind(cfg, rec)
+        with trio.fail_after(10):
+            with pytest.raises(Exception) as info:
+                await bind.run()
+            await closed.wait()
+        n.cancel_scope.cancel()
+    assert getattr(info.value, "cause", None) == "protocol_error"
+    (nack,) = _core.Framer().feed(bytes(received))
+    assert nack.command_id == _core.CMD_GENERIC_NACK
+    assert nack.command_status == _core.ESME_RINVCMDLEN
+
+
+# --- defect 9: a hostile SMSC's bad PDUs are aggregated -----------------------------
+
+
+async def test_bad_pdus_give_one_protocol_error_event_per_interval() -> None:
+    sink = Sink()
+    async with simulator() as sim:
+        integ = integration(sim, sink, bind_type="transceiver")
+        async with integ:
+            await integ.wait_bound()
+            conn = sim.bound()[0]
+            bad = []
+            for _ in range(50):
+                # A deliver_sm whose TLV area ends in 2 stray octets: it frames,
+                # its body does not decode (answered with generic_nack).
+                good = _core.encode_deliver_sm(conn.next_seq(), "1", "2", b"hi")
+                body = good[4:] + b"\x00\x01"
+                bad.append((len(body) + 4).to_bytes(4, "big") + body)
+            conn.write(b"".join(bad))
+            with trio.fail_after(10):
+                await wait_for(lambda: integ.binds[0] is not None
+                               and integ.binds[0].protocol_errors == 50)
+            during = sink.of("protocol_error")
+        after = sink.of("protocol_error")
+        assert len(during) == 1  # not 50
+        assert len(after) == 2 and "49 more" in after[1].detail  # the count, at the end
+        assert len(sink.of("bind_up")) == 1  # not fatal: the bind stayed up

@@ -69,6 +69,11 @@ INCOMING_QUEUE = 256
 #: Longest a ``Later`` answer is awaited (the supervisor's hold is 5 s plus
 #: the owner's commit); then ESME_RX_T_APPN, and the SMSC redelivers.
 ANSWER_LATER_LIMIT = 60.0
+#: A hostile or broken SMSC must not write one operational event per bad
+#: PDU: per bind, at most one protocol_error event per this many seconds;
+#: the rest are counted (``protocol_errors``) and the next event (or the
+#: bind's end) says how many were left out.
+PROTOCOL_ERROR_INTERVAL = 10.0
 
 _AUTH_STATUSES = frozenset({_core.ESME_RINVPASWD, _core.ESME_RINVSYSID})
 #: SMPP 3.4 section 5.2.12: esm_class bits 2-5 = 0001 is an SMSC delivery receipt.
@@ -119,6 +124,32 @@ class PduRejected(Exception):
         super().__init__(error.message)
         self.error = error
         self.command_status = error.command_status
+
+
+class EventAggregate:
+    """At most one event per ``interval``; counts what it holds back."""
+
+    __slots__ = ("interval", "next_at", "held", "total")
+
+    def __init__(self, interval: float = PROTOCOL_ERROR_INTERVAL) -> None:
+        self.interval = interval
+        self.next_at = float("-inf")
+        self.held = 0  # left out since the last event
+        self.total = 0
+
+    def admit(self, now: float) -> int | None:
+        """None: count this one silently. Else emit it, with this many
+        left out before it."""
+        self.total += 1
+        if now < self.next_at:
+            self.held += 1
+            return None
+        self.next_at = now + self.interval
+        held, self.held = self.held, 0
+        return held
+
+    def suffix(self, held: int) -> str:
+        return f" (and {held} more in the last {self.interval:g}s)" if held else ""
 
 
 class Later:
@@ -261,6 +292,7 @@ class SmppBind:
         self._incoming_send, self._incoming_recv = trio.open_memory_channel[Pdu](INCOMING_QUEUE)
         self.late_responses = 0
         self._tasks: trio.Nursery | None = None
+        self._protocol_errors = EventAggregate()
 
     # --- events --------------------------------------------------------------
 
@@ -286,6 +318,17 @@ class SmppBind:
                 detail=detail,
             )
         )
+
+    @property
+    def protocol_errors(self) -> int:
+        """Bad PDUs from the SMSC on this bind (events are aggregated)."""
+        return self._protocol_errors.total
+
+    def _protocol_error(self, status: int | None, message: str) -> None:
+        agg = self._protocol_errors
+        held = agg.admit(trio.current_time())
+        if held is not None:
+            self._emit("protocol_error", "protocol_error", status, message + agg.suffix(held))
 
     @property
     def state(self) -> State:
@@ -357,6 +400,11 @@ class SmppBind:
                 with trio.CancelScope(shield=True):
                     await self._unbind_now(stream)
             self._fail_waiters(self._lost or BindLost("shutdown", "bind stopped"))
+            agg = self._protocol_errors
+            if agg.held:
+                self._emit("protocol_error", "protocol_error",
+                           detail=f"{agg.held} more protocol errors in the bind's last {agg.interval:g}s")
+                agg.held = 0
             self._emit("bind_down", cause, detail=self._lost.detail if self._lost else "")
             await trio.aclose_forcefully(stream)
 
@@ -546,12 +594,10 @@ class SmppBind:
             elif t is Unbound:
                 unbound = True
             elif t is ProtocolError:
-                self._emit(
-                    "protocol_error",
-                    "protocol_error",
-                    ev.command_status or None,
-                    ev.message,
-                )
+                if ev.fatal:  # the bind closes: always said
+                    self._emit("protocol_error", "protocol_error", ev.command_status or None, ev.message)
+                else:
+                    self._protocol_error(ev.command_status or None, ev.message)
                 if ev.request is not None:
                     w = self._waiters.pop(ev.request.sequence_number, None)
                     if w is not None:
@@ -561,9 +607,14 @@ class SmppBind:
                             w.error = PduRejected(ev)
                             w.event.set()
                 if ev.fatal:
+                    # docs/design.md "Framing errors": answer generic_nack,
+                    # then close. The writer must deliver it before the
+                    # loss cancels it (bounded: the peer may not read).
                     out = session.data_to_send()
                     if out:
                         self._write(out)
+                    with trio.move_on_after(self.unbind_timeout):
+                        await self._drain()
                     raise self._lose("protocol_error", ev.message)
         out = session.data_to_send()
         if out:

@@ -61,7 +61,7 @@ from byosms.pipeline import (
 )
 from byosms.providers.base import callback as _callback
 from byosms.providers.ratelimit import TrioRateLimiter
-from byosms.providers.smpp.bind import BindError, Later, NotSent, PduRejected, ResponseTimeout, SmppBind
+from byosms.providers.smpp.bind import BindError, EventAggregate, Later, NotSent, PduRejected, ResponseTimeout, SmppBind
 from byosms.providers.smpp.correlation import MessageTrack, ReceiptCorrelator, TrackedSegment
 from byosms.providers.smpp.inbound import DEFAULT_REASSEMBLY_TIMEOUT, MoAssembler
 from byosms.providers.smpp.messages import (
@@ -229,6 +229,8 @@ class SmppIntegration:
         #: run()'s nursery: receipts held for their submit_sm_resp wait here,
         #: not in a bind's dispatcher (which must go on with later requests).
         self._tasks: trio.Nursery | None = None
+        #: protocol_error events about inbound PDUs, per bind: aggregated.
+        self._bad_pdus: dict[int, EventAggregate] = {}
         #: outbound_source() per sender (few senders, many messages each).
         self._sources: dict[str, tuple[str, int, int]] = {}
         #: submit_sm fields per (dcs, esm_class, TON/NPIs): one dict for them all.
@@ -784,7 +786,17 @@ class SmppIntegration:
 
     # --- inbound ------------------------------------------------------------
 
-    async def _on_request(self, pdu: Pdu, *, bind: int) -> int:
+    def _bad_pdu(self, status: int, detail: str, bind: int) -> None:
+        """A protocol_error event for a bad inbound PDU, at most one per
+        PROTOCOL_ERROR_INTERVAL per bind (saying how many were left out)."""
+        agg = self._bad_pdus.get(bind)
+        if agg is None:
+            agg = self._bad_pdus[bind] = EventAggregate()
+        held = agg.admit(trio.current_time())
+        if held is not None:
+            self._emit("protocol_error", "protocol_error", status, detail + agg.suffix(held), bind)
+
+    async def _on_request(self, pdu: Pdu, *, bind: int) -> int | Later:
         """deliver_sm / data_sm / alert_notification from a bind; the
         returned status goes into the deliver_sm_resp / data_sm_resp."""
         if pdu.command_id == ALERT_NOTIFICATION:
@@ -794,7 +806,7 @@ class SmppIntegration:
             # neither the receipt esm_class type nor a receipted_message_id.
             r = pdu.receipt()
         except SmppError as e:
-            self._emit("protocol_error", "protocol_error", e.command_status, f"unreadable receipt: {e}", bind)
+            self._bad_pdu(e.command_status, f"unreadable receipt: {e}", bind)
             return e.command_status
         if r is None:
             return await self._on_mo_pdu(pdu, bind)
@@ -1005,7 +1017,7 @@ class SmppIntegration:
         try:
             msg = self.mo.add(pdu, self._now_ms(), bind)
         except SmppError as e:
-            self._emit("protocol_error", "protocol_error", e.command_status, f"undecodable inbound message: {e}", bind)
+            self._bad_pdu(e.command_status, f"undecodable inbound message: {e}", bind)
             return e.command_status
         if msg is not None and self._on_mo is not None:
             await self._on_mo(msg)
