@@ -181,3 +181,24 @@ async def test_bad_pdus_give_one_protocol_error_event_per_interval() -> None:
         assert len(during) == 1  # not 50
         assert len(after) == 2 and "49 more" in after[1].detail  # the count, at the end
         assert len(sink.of("bind_up")) == 1  # not fatal: the bind stayed up
+
+
+# --- defect 12: no Nagle on either side -----------------------------------------------
+
+
+async def test_tcp_nodelay_on_engine_and_simulator_sockets() -> None:
+    import socket
+
+    def sock_of(stream: Any) -> socket.socket:
+        while isinstance(stream, trio.SSLStream):
+            stream = stream.transport_stream
+        return stream.socket
+
+    async with simulator() as sim:
+        integ = integration(sim, Sink())
+        async with integ:
+            await integ.wait_bound()
+            ours = sock_of(integ.binds[0]._stream)
+            theirs = sock_of(sim.bound()[0].stream)
+            for s in (ours, theirs):
+                assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import socket
 import ssl
 import time
 from collections import deque
@@ -104,6 +105,28 @@ MAX_PARKED_RECEIPTS = 100_000
 DEFAULT_GARBAGE = b"\x00\x00\x00\x05garbage\xff\xfe"
 
 FinalState = str | tuple[str, str]
+
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+def _tcp_socket(stream: trio.abc.Stream) -> Any:
+    """TCP_NODELAY on the socket under ``stream``: every write leaves at
+    once. Returns the socket if TCP_QUICKACK exists (set after each read:
+    ESMEs that write with Nagle on, like smpp34's client, otherwise wait
+    ~40 ms for our delayed ACK), else None."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    sock = getattr(stream, "socket", None)
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if _QUICKACK is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            return sock
+    except OSError:
+        pass
+    return None
 
 
 def _default_err(stat: str) -> str:
@@ -334,10 +357,17 @@ class Connection:
         receive_some = self.stream.receive_some
         feed = self.framer.feed
         sim = self.sim
+        quick = _tcp_socket(self.stream)
+        setsockopt = quick.setsockopt if quick is not None else None
         while True:
             data = await receive_some(READ_SIZE)
             if not data:
                 return
+            if setsockopt is not None:
+                try:  # the kernel clears it again: once per read
+                    setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    setsockopt = None
             items = feed(data)
             out: list[bytes] = []
             action = self._handle(items, out)
