@@ -19,7 +19,8 @@ called: the vendor id is registered for correlation only afterwards, and a
 receipt that overtakes it waits (see ``EARLY_RECEIPT_HOLD``).
 
 Binds: ``config.binds`` of them (S6), each in its own task that reconnects
-with jittered exponential backoff (``RECONNECT_*``). State changes are the
+with jittered exponential backoff (``RECONNECT_*``) while binding fails;
+a bind that came up resets it. State changes are the
 binds' OperationalEvents (bind_up, bind_down, bind_failed with cause, S17);
 the configuration's warnings (S1, S5) are emitted once as config_warning.
 Cancellation is shutdown: each bound bind sends unbind.
@@ -31,8 +32,10 @@ the integration's shared rate limiter (S4). ESME_RTHROTTLED / ESME_RMSGQFUL
 pause the whole integration (``THROTTLE_BACKOFF_*``) and the segment is
 retried without limit; other failures are mapped by the ErrorMapper (S7):
 RETRYABLE_FAILURE / DEFERRED ones are retried up to ``MAX_SUBMIT_ATTEMPTS``,
-the rest fail the segment. A lost bind or a response timeout is retried the
-same way (the SMSC may have accepted it: a duplicate is preferred to a loss).
+the rest fail the segment. A segment never written is resent freely; one
+written but unanswered (timeout, bind lost) at most ``IN_DOUBT_RETRIES``
+more times (the SMSC may have it); an unreadable answer is never resent
+(see ``_submit_segment`` and docs/engine.md).
 
 Inbound: a deliver_sm / data_sm whose esm_class says "SMSC delivery receipt"
 (bits 2-5 = 0001) or that carries receipted_message_id is a receipt;
