@@ -1,5 +1,7 @@
 """SMPP engine throughput and latency: our SmppIntegration vs the smpp34
-package's asyncio Client, against the same simulator in the same run.
+package's asyncio Client, against the same SMSC in the same run. Two SMSCs
+(``--targets``): our simulator ("sim") and smpp34's asyncio Server
+("smpp34", tests/smpp34_smsc.py: an SMPP stack we did not write).
 
 The simulator runs in a subprocess (``byosms smsc-sim``, its own core); our
 engine runs in this process on trio (1 bind, ``rate_limit=False``: the S4
@@ -10,7 +12,7 @@ with registered_delivery 1, until every message has its submit_sm_resp AND
 its delivery receipt. Reported: messages/s (first submit to last receipt),
 p50/p99 submit->resp and submit->receipt latency.
 
-    python benches/smpp.py [--messages 20000] [--windows 1,10,64]
+    python benches/smpp.py [--messages 20000] [--windows 1,10,64] [--targets sim,smpp34]
 """
 
 from __future__ import annotations
@@ -172,10 +174,29 @@ def run_smpp34(port: int, window: int, n: int, cap: float) -> dict[str, float] |
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def start_smpp34_smsc() -> tuple[subprocess.Popen[str], int]:
+    """smpp34's asyncio Server (tests/smpp34_smsc.py) in a subprocess."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "smpp34_smsc.py")
+    proc = subprocess.Popen([sys.executable, script, str(port)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening"):
+        proc.kill()
+        raise SystemExit(f"smpp34 SMSC did not start: {line!r}")
+    return proc, port
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--windows", default="1,10,64")
+    ap.add_argument("--targets", default="sim,smpp34",
+                    help="SMSCs to run against: sim (ours), smpp34 (smpp34's Server)")
     ap.add_argument("--smpp34-cap", type=float, default=15.0,
                     help="seconds smpp34's client may submit per window (it is slow at window 1)")
     ap.add_argument("--smpp34-client", nargs=4, type=float, metavar=("PORT", "WINDOW", "N", "CAP"),
@@ -187,29 +208,36 @@ def main() -> None:
         return
     from smsc_ceiling import start_simulator
 
-    proc, port = start_simulator([])
     rows = []
-    try:
-        for w in (int(x) for x in args.windows.split(",")):
-            # Window 1 is latency-bound: fewer messages keep the run short.
-            n = args.messages if w > 1 else max(args.messages // 5, 1000)
-            ours = run_ours(port, w, n)
-            theirs = run_smpp34(port, w, n, args.smpp34_cap)
-            rows.append((w, "byosms (trio)", ours, None))
-            if isinstance(theirs, str):
-                rows.append((w, f"smpp34 Client: {theirs}", None, None))
-            else:
-                rows.append((w, "smpp34 Client (asyncio)", theirs, ours["rate"] / theirs["rate"]))
-    finally:
-        proc.terminate()
-        proc.wait()
-    print(f"{'window':>6} {'client':<24} {'msgs':>6} {'msg/s':>9} {'resp p50':>9} {'resp p99':>9} "
+    for target in args.targets.split(","):
+        if target == "sim":
+            proc, port = start_simulator([])
+        elif target == "smpp34":
+            proc, port = start_smpp34_smsc()
+        else:
+            raise SystemExit(f"unknown target {target!r}: sim or smpp34")
+        try:
+            for w in (int(x) for x in args.windows.split(",")):
+                # Window 1 is latency-bound: fewer messages keep the run short.
+                n = args.messages if w > 1 else max(args.messages // 5, 1000)
+                ours = run_ours(port, w, n)
+                theirs = run_smpp34(port, w, n, args.smpp34_cap)
+                rows.append((target, w, "byosms (trio)", ours, None))
+                if isinstance(theirs, str):
+                    rows.append((target, w, f"smpp34 Client: {theirs}", None, None))
+                else:
+                    rows.append((target, w, "smpp34 Client (asyncio)", theirs,
+                                 ours["rate"] / theirs["rate"]))
+        finally:
+            proc.terminate()
+            proc.wait()
+    print(f"{'smsc':<6} {'window':>6} {'client':<24} {'msgs':>6} {'msg/s':>9} {'resp p50':>9} {'resp p99':>9} "
           f"{'rcpt p50':>9} {'rcpt p99':>9} {'ours/theirs':>11}")
-    for w, name, r, ratio in rows:
+    for target, w, name, r, ratio in rows:
         if r is None:
-            print(f"{w:>6} {name}")
+            print(f"{target:<6} {w:>6} {name}")
             continue
-        print(f"{w:>6} {name:<24} {r['messages']:>6} {r['rate']:>9.0f} {r['resp_p50']:>7.2f}ms "
+        print(f"{target:<6} {w:>6} {name:<24} {r['messages']:>6} {r['rate']:>9.0f} {r['resp_p50']:>7.2f}ms "
               f"{r['resp_p99']:>7.2f}ms {r['rcpt_p50']:>7.2f}ms {r['rcpt_p99']:>7.2f}ms "
               f"{'' if ratio is None else f'{ratio:10.2f}x':>11}")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import socket
 import ssl
 import time
 from collections import deque
@@ -104,6 +105,28 @@ MAX_PARKED_RECEIPTS = 100_000
 DEFAULT_GARBAGE = b"\x00\x00\x00\x05garbage\xff\xfe"
 
 FinalState = str | tuple[str, str]
+
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+def _tcp_socket(stream: trio.abc.Stream) -> Any:
+    """TCP_NODELAY on the socket under ``stream``: every write leaves at
+    once. Returns the socket if TCP_QUICKACK exists (set after each read:
+    ESMEs that write with Nagle on, like smpp34's client, otherwise wait
+    ~40 ms for our delayed ACK), else None."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    sock = getattr(stream, "socket", None)
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if _QUICKACK is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            return sock
+    except OSError:
+        pass
+    return None
 
 
 def _default_err(stat: str) -> str:
@@ -334,10 +357,17 @@ class Connection:
         receive_some = self.stream.receive_some
         feed = self.framer.feed
         sim = self.sim
+        quick = _tcp_socket(self.stream)
+        setsockopt = quick.setsockopt if quick is not None else None
         while True:
             data = await receive_some(READ_SIZE)
             if not data:
                 return
+            if setsockopt is not None:
+                try:  # the kernel clears it again: once per read
+                    setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    setsockopt = None
             items = feed(data)
             out: list[bytes] = []
             action = self._handle(items, out)
@@ -377,6 +407,8 @@ class Connection:
                 continue
             cid = p.command_id
             if cid == SUBMIT_SM:
+                if sim.arrivals is not None:
+                    sim.arrivals.append(trio.current_time())
                 if not self.can_submit:
                     out.append(_core.encode_submit_sm_resp(p.sequence_number, "", ESME_RINVBNDSTS))
                     continue
@@ -503,6 +535,9 @@ class SmscSimulator:
         receipt_text: put the first 20 characters of GSM/ASCII messages in
             the receipt text.
         record: keep the last N submit_sm/data_sm PDUs in ``.received``.
+        record_arrivals: keep the arrival time (trio clock, when the read that
+            carried it is handled) of every submit_sm in ``.arrivals``,
+            throttled and faulted ones included: what an S4 check counts.
         max_binds: binds allowed per system_id (ESME_RBINDFAIL beyond).
         enquire_link_interval: send enquire_link this often on each bind.
         seed: seed of the random generator (rates, weights, delays, MO order).
@@ -525,6 +560,7 @@ class SmscSimulator:
         receipt_route: str = "same",
         receipt_text: bool = True,
         record: int | None = None,
+        record_arrivals: bool = False,
         max_binds: int | None = None,
         enquire_link_interval: float | None = None,
         smsc_system_id: str = "byosms-sim",
@@ -556,6 +592,7 @@ class SmscSimulator:
         self.faults = Faults()
         self.stats = Stats()
         self._record: deque[Pdu] | None = deque(maxlen=record) if record else None
+        self.arrivals: list[float] | None = [] if record_arrivals else None
         self.connections: list[Connection] = []
         self._receivers: dict[str, list[Connection]] = {}
         self._rr = 0

@@ -66,6 +66,14 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Incoming deliver_sm/data_sm queued for on_request before reading stops
 #: (backpressure on the SMSC instead of unbounded memory).
 INCOMING_QUEUE = 256
+#: Longest a ``Later`` answer is awaited (the supervisor's hold is 5 s plus
+#: the owner's commit); then ESME_RX_T_APPN, and the SMSC redelivers.
+ANSWER_LATER_LIMIT = 60.0
+#: A hostile or broken SMSC must not write one operational event per bad
+#: PDU: per bind, at most one protocol_error event per this many seconds;
+#: the rest are counted (``protocol_errors``) and the next event (or the
+#: bind's end) says how many were left out.
+PROTOCOL_ERROR_INTERVAL = 10.0
 
 _AUTH_STATUSES = frozenset({_core.ESME_RINVPASWD, _core.ESME_RINVSYSID})
 #: SMPP 3.4 section 5.2.12: esm_class bits 2-5 = 0001 is an SMSC delivery receipt.
@@ -104,6 +112,11 @@ class ResponseTimeout(TimeoutError):
     """No response to a request within the response timeout."""
 
 
+class NotSent(BindLost):
+    """The bind was lost before the request was written: the SMSC cannot
+    have it, so a retry costs no duplicate."""
+
+
 class PduRejected(Exception):
     """The SMSC answered our request with something we could not decode."""
 
@@ -111,6 +124,51 @@ class PduRejected(Exception):
         super().__init__(error.message)
         self.error = error
         self.command_status = error.command_status
+
+
+class EventAggregate:
+    """At most one event per ``interval``; counts what it holds back."""
+
+    __slots__ = ("interval", "next_at", "held", "total")
+
+    def __init__(self, interval: float = PROTOCOL_ERROR_INTERVAL) -> None:
+        self.interval = interval
+        self.next_at = float("-inf")
+        self.held = 0  # left out since the last event
+        self.total = 0
+
+    def admit(self, now: float) -> int | None:
+        """None: count this one silently. Else emit it, with this many
+        left out before it."""
+        self.total += 1
+        if now < self.next_at:
+            self.held += 1
+            return None
+        self.next_at = now + self.interval
+        held, self.held = self.held, 0
+        return held
+
+    def suffix(self, held: int) -> str:
+        return f" (and {held} more in the last {self.interval:g}s)" if held else ""
+
+
+class Later:
+    """What a request handler returns when its answer must wait (a receipt
+    held for its submit_sm_resp): the bind goes on with the next requests
+    and answers this one when ``set(status)`` is called — or, if nothing
+    comes within ``ANSWER_LATER_LIMIT``, with ESME_RX_T_APPN (the SMSC
+    redelivers)."""
+
+    __slots__ = ("event", "status")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.status = 0
+
+    def set(self, status: int | None) -> None:
+        if not self.event.is_set():
+            self.status = status or 0
+            self.event.set()
 
 
 class _Waiter:
@@ -192,6 +250,31 @@ def _only_cancelled(exc: BaseException) -> bool:
     return isinstance(exc, trio.Cancelled)
 
 
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+def tune_socket(stream: trio.abc.Stream) -> Any:
+    """TCP_NODELAY on the socket under ``stream`` (under any TLS layers):
+    a PDU leaves at once, never waiting to fill a segment. Returns the
+    socket when TCP_QUICKACK exists (Linux), else None: the reader sets it
+    after each read, so our ACKs are not delayed — a peer that writes a PDU
+    in pieces, or two PDUs in a row, with Nagle on (smpp34, many SMSCs)
+    otherwise waits up to 40 ms for our delayed ACK before the rest."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    sock = getattr(stream, "socket", None)
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if _QUICKACK is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            return sock
+    except OSError:
+        pass
+    return None
+
+
 def _local_address(stream: trio.abc.Stream) -> str | None:
     """The socket's local "host:port" ("[v6]:port") under any TLS layers."""
     while isinstance(stream, trio.SSLStream):
@@ -243,6 +326,10 @@ class SmppBind:
         #: address), while connected; what a carrier whitelists.
         self.local_address: str | None = None
         self._out: list[bytes] = []
+        #: Rate-limit grants' time cells of what is in _out: stamped with the
+        #: time the writer hands it to the kernel (the S4 window counts from
+        #: the wire, not from the grant).
+        self._stamps: list[list[float]] = []
         self._sending = False
         self._wake = trio.Event()
         #: sequence_number -> _Waiter (one request) or (_Batch, index) (submit_many).
@@ -255,6 +342,8 @@ class SmppBind:
         self._lost: BindLost | None = None
         self._incoming_send, self._incoming_recv = trio.open_memory_channel[Pdu](INCOMING_QUEUE)
         self.late_responses = 0
+        self._tasks: trio.Nursery | None = None
+        self._protocol_errors = EventAggregate()
 
     # --- events --------------------------------------------------------------
 
@@ -282,6 +371,17 @@ class SmppBind:
         )
 
     @property
+    def protocol_errors(self) -> int:
+        """Bad PDUs from the SMSC on this bind (events are aggregated)."""
+        return self._protocol_errors.total
+
+    def _protocol_error(self, status: int | None, message: str) -> None:
+        agg = self._protocol_errors
+        held = agg.admit(trio.current_time())
+        if held is not None:
+            self._emit("protocol_error", "protocol_error", status, message + agg.suffix(held))
+
+    @property
     def state(self) -> State:
         return self.session.state
 
@@ -305,6 +405,7 @@ class SmppBind:
             if stream is None:
                 stream = await self._connect()
             self._stream = stream
+            tune_socket(stream)
             self.local_address = _local_address(stream)
             await self._handshake(stream, wait_outbind)
         except BindError as e:
@@ -324,6 +425,7 @@ class SmppBind:
         cause: Cause = "shutdown"
         try:
             async with trio.open_nursery() as nursery:
+                self._tasks = nursery
                 nursery.start_soon(self._writer, stream)
                 nursery.start_soon(self._enquirer)
                 if self._on_request is not None:
@@ -350,6 +452,11 @@ class SmppBind:
                 with trio.CancelScope(shield=True):
                     await self._unbind_now(stream)
             self._fail_waiters(self._lost or BindLost("shutdown", "bind stopped"))
+            agg = self._protocol_errors
+            if agg.held:
+                self._emit("protocol_error", "protocol_error",
+                           detail=f"{agg.held} more protocol errors in the bind's last {agg.interval:g}s")
+                agg.held = 0
             self._emit("bind_down", cause, detail=self._lost.detail if self._lost else "")
             await trio.aclose_forcefully(stream)
 
@@ -476,6 +583,11 @@ class SmppBind:
                     await self._wake.wait()
                 data = b"".join(self._out)
                 self._out.clear()
+                if self._stamps:
+                    now = trio.current_time()
+                    for cell in self._stamps:
+                        cell[0] = now
+                    self._stamps.clear()
                 self._sending = True
                 await stream.send_all(data)
                 self._sending = False
@@ -494,6 +606,8 @@ class SmppBind:
                 return
         receive_some = stream.receive_some
         receive_data = self.session.receive_data
+        quick = tune_socket(stream)
+        setsockopt = quick.setsockopt if quick is not None else None
         while True:
             try:
                 data = await receive_some(READ_SIZE)
@@ -501,6 +615,11 @@ class SmppBind:
                 raise self._lose("connection_lost", f"read failed: {e}") from e
             if not data:
                 raise self._lose("connection_lost", "the SMSC closed the connection")
+            if setsockopt is not None:
+                try:  # the kernel clears it again: once per read
+                    setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    setsockopt = None
             self._last_rx = trio.current_time()
             if await self._dispatch(receive_data(data)):
                 return
@@ -534,12 +653,10 @@ class SmppBind:
             elif t is Unbound:
                 unbound = True
             elif t is ProtocolError:
-                self._emit(
-                    "protocol_error",
-                    "protocol_error",
-                    ev.command_status or None,
-                    ev.message,
-                )
+                if ev.fatal:  # the bind closes: always said
+                    self._emit("protocol_error", "protocol_error", ev.command_status or None, ev.message)
+                else:
+                    self._protocol_error(ev.command_status or None, ev.message)
                 if ev.request is not None:
                     w = self._waiters.pop(ev.request.sequence_number, None)
                     if w is not None:
@@ -549,9 +666,14 @@ class SmppBind:
                             w.error = PduRejected(ev)
                             w.event.set()
                 if ev.fatal:
+                    # docs/design.md "Framing errors": answer generic_nack,
+                    # then close. The writer must deliver it before the
+                    # loss cancels it (bounded: the peer may not read).
                     out = session.data_to_send()
                     if out:
                         self._write(out)
+                    with trio.move_on_after(self.unbind_timeout):
+                        await self._drain()
                     raise self._lose("protocol_error", ev.message)
         out = session.data_to_send()
         if out:
@@ -584,7 +706,9 @@ class SmppBind:
                 raise self._lose("timeout", f"no enquire_link_resp within {timeout}s")
 
     async def _dispatcher(self) -> None:
-        """Hand incoming requests to on_request. Delivery receipts queued
+        """Hand incoming requests to on_request. A handler that returns a
+        ``Later`` (a receipt held for its submit_sm_resp) is answered when
+        that is set, while the requests behind it go on. Delivery receipts queued
         together are handled concurrently: their handlers wait for a durable
         commit, and one at a time would cost one commit per receipt. Anything
         else (MO, alerts) is handled alone and in order — a STOP then a START
@@ -635,11 +759,29 @@ class SmppBind:
             self._emit("protocol_error", "other", status, f"on_request failed: {e!r}")
         if pdu.command_id == ALERT_NOTIFICATION:
             return True
+        if type(status) is Later:
+            self._answer_later(pdu, status)
+            return True
         try:
             self._write(self.session.respond(pdu, status or 0))
         except Exception:
             return False  # session closed meanwhile: the SMSC will redeliver
         return True
+
+    def _answer_later(self, pdu: Pdu, later: Later) -> None:
+        """Answer ``pdu`` once ``later`` is set, without holding up the
+        requests behind it."""
+        assert self._tasks is not None
+        self._tasks.start_soon(self._await_answer, pdu, later)
+
+    async def _await_answer(self, pdu: Pdu, later: Later) -> None:
+        with trio.move_on_after(ANSWER_LATER_LIMIT):
+            await later.event.wait()
+        status = later.status if later.event.is_set() else _core.ESME_RX_T_APPN
+        try:
+            self._write(self.session.respond(pdu, status))
+        except Exception:
+            pass  # session closed meanwhile: the SMSC will redeliver
 
     async def _handle_receipts(self, pdus: list[Pdu]) -> bool:
         """Run on_receipts and answer them all in one write."""
@@ -650,8 +792,15 @@ class SmppBind:
             statuses = [_core.ESME_RX_T_APPN] * len(pdus)
             self._emit("protocol_error", "other", _core.ESME_RX_T_APPN, f"on_receipts failed: {e!r}")
         respond = self.session.respond
+        now: list[bytes] = []
         try:
-            self._write(b"".join(respond(p, st or 0) for p, st in zip(pdus, statuses)))
+            for p, st in zip(pdus, statuses):
+                if type(st) is Later:
+                    self._answer_later(p, st)
+                else:
+                    now.append(respond(p, st or 0))
+            if now:
+                self._write(b"".join(now))
         except Exception:
             return False  # session closed meanwhile: the SMSC will redeliver
         return True
@@ -701,16 +850,29 @@ class SmppBind:
 
     # --- requests --------------------------------------------------------------
 
-    async def _request(self, encode: Callable[[], bytes], timeout: float | None) -> Response:
+    async def _request(
+        self,
+        encode: Callable[[], bytes],
+        timeout: float | None,
+        gate: Callable[[], Awaitable[Any]] | None = None,
+    ) -> Response:
         if self._lost is not None:
-            raise self._lost
+            raise NotSent(self._lost.cause, self._lost.detail)
         if self._slots.value == 0 and not self._window_full_reported:
             self._window_full_reported = True
             self._emit("window_full", detail=f"all {self.session.window} slots in use")
         async with self._slots:
+            stamp = None
+            if gate is not None and self._lost is None:
+                # The rate-limit grant is taken only now that this bind is
+                # bound and has a free slot, and the request is written with
+                # no checkpoint after it: a grant never waits to go out.
+                stamp = await gate()
             if self._lost is not None:
-                raise self._lost
+                raise NotSent(self._lost.cause, self._lost.detail)
             data = encode()
+            if stamp is not None:
+                self._stamps.append(stamp)
             seq = self.session.last_sequence_number
             w = _Waiter()
             self._waiters[seq] = w
@@ -739,11 +901,14 @@ class SmppBind:
         *,
         context: Any = None,
         timeout: float | None = None,
+        gate: Callable[[], Awaitable[Any]] | None = None,
         **fields: Any,
     ) -> Response:
-        """Submit one segment; waits for a window slot, then for the response
-        (``Response``; its ``command_status`` may be non-zero). Raises
-        ``ResponseTimeout``, ``BindLost`` or ``PduRejected``."""
+        """Submit one segment; waits for a window slot, then ``gate()`` (the
+        rate limiter: it may return a time cell to stamp at the write), then
+        for the response (``Response``; its ``command_status`` may be
+        non-zero). Raises ``ResponseTimeout``, ``BindLost`` (``NotSent`` when
+        nothing was written) or ``PduRejected``."""
         session = self.session
         return await self._request(
             lambda: session.submit_sm(
@@ -755,6 +920,7 @@ class SmppBind:
                 **fields,
             ),
             timeout,
+            gate,
         )
 
     async def send(self, pdu: Pdu, *, context: Any = None, timeout: float | None = None) -> Response:
@@ -790,8 +956,9 @@ class SmppBind:
         try:
             while i < n:
                 if self._lost is not None:
+                    not_sent = NotSent(self._lost.cause, self._lost.detail)
                     for k in range(i, n):
-                        batch.results[k] = self._lost
+                        batch.results[k] = not_sent
                     break
                 if slots.value == 0:
                     if not self._window_full_reported:

@@ -19,7 +19,8 @@ called: the vendor id is registered for correlation only afterwards, and a
 receipt that overtakes it waits (see ``EARLY_RECEIPT_HOLD``).
 
 Binds: ``config.binds`` of them (S6), each in its own task that reconnects
-with jittered exponential backoff (``RECONNECT_*``). State changes are the
+with jittered exponential backoff (``RECONNECT_*``) while binding fails;
+a bind that came up resets it. State changes are the
 binds' OperationalEvents (bind_up, bind_down, bind_failed with cause, S17);
 the configuration's warnings (S1, S5) are emitted once as config_warning.
 Cancellation is shutdown: each bound bind sends unbind.
@@ -31,8 +32,10 @@ the integration's shared rate limiter (S4). ESME_RTHROTTLED / ESME_RMSGQFUL
 pause the whole integration (``THROTTLE_BACKOFF_*``) and the segment is
 retried without limit; other failures are mapped by the ErrorMapper (S7):
 RETRYABLE_FAILURE / DEFERRED ones are retried up to ``MAX_SUBMIT_ATTEMPTS``,
-the rest fail the segment. A lost bind or a response timeout is retried the
-same way (the SMSC may have accepted it: a duplicate is preferred to a loss).
+the rest fail the segment. A segment never written is resent freely; one
+written but unanswered (timeout, bind lost) at most ``IN_DOUBT_RETRIES``
+more times (the SMSC may have it); an unreadable answer is never resent
+(see ``_submit_segment`` and docs/engine.md).
 
 Inbound: a deliver_sm / data_sm whose esm_class says "SMSC delivery receipt"
 (bits 2-5 = 0001) or that carries receipted_message_id is a receipt;
@@ -61,7 +64,7 @@ from byosms.pipeline import (
 )
 from byosms.providers.base import callback as _callback
 from byosms.providers.ratelimit import TrioRateLimiter
-from byosms.providers.smpp.bind import BindError, PduRejected, ResponseTimeout, SmppBind
+from byosms.providers.smpp.bind import BindError, EventAggregate, Later, NotSent, PduRejected, ResponseTimeout, SmppBind
 from byosms.providers.smpp.correlation import MessageTrack, ReceiptCorrelator, TrackedSegment
 from byosms.providers.smpp.inbound import DEFAULT_REASSEMBLY_TIMEOUT, MoAssembler
 from byosms.providers.smpp.messages import (
@@ -82,8 +85,8 @@ from byosms.schemas.smpp import SmppIntegrationConfig
 RECONNECT_INITIAL = 1.0
 RECONNECT_MAX = 60.0
 RECONNECT_JITTER = 0.2
-#: A bind that stayed up this long was healthy: the next failure starts the
-#: backoff again from RECONNECT_INITIAL.
+#: Kept for callers that pass it: the backoff now resets on every successful
+#: bind (a flapping SMSC made re-binds ever slower when it waited for 30 s).
 STABLE_BIND = 30.0
 #: Pause of the whole integration after ESME_RTHROTTLED / ESME_RMSGQFUL,
 #: doubled while the SMSC keeps answering so, up to the ceiling.
@@ -91,6 +94,10 @@ THROTTLE_BACKOFF_INITIAL = 1.0
 THROTTLE_BACKOFF_MAX = 30.0
 #: Attempts for a segment failing with a retryable status (not throttling).
 MAX_SUBMIT_ATTEMPTS = 3
+#: Resends of a submit that was written but never answered (response timeout,
+#: bind lost after the write): the SMSC may have it already, so each resend
+#: may be a duplicate. At most 1 + IN_DOUBT_RETRIES copies per submit call.
+IN_DOUBT_RETRIES = 1
 #: Wait before the 2nd attempt; doubled per further attempt.
 RETRY_BACKOFF_INITIAL = 1.0
 #: How long a receipt that overtook its submit_sm_resp waits for it (the
@@ -166,6 +173,7 @@ class SmppIntegration:
         throttle_backoff_max: float = THROTTLE_BACKOFF_MAX,
         max_attempts: int = MAX_SUBMIT_ATTEMPTS,
         retry_backoff: float = RETRY_BACKOFF_INITIAL,
+        in_doubt_retries: int = IN_DOUBT_RETRIES,
         early_receipt_hold: float = EARLY_RECEIPT_HOLD,
         reassembly_timeout: float = DEFAULT_REASSEMBLY_TIMEOUT,
         seed: int | None = None,
@@ -199,6 +207,7 @@ class SmppIntegration:
         self.throttle_backoff_max = throttle_backoff_max
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
+        self.in_doubt_retries = in_doubt_retries
         self.early_receipt_hold = early_receipt_hold
         self.correlator = ReceiptCorrelator()
         self.mo = MoAssembler(
@@ -220,6 +229,11 @@ class SmppIntegration:
         self._can_transmit = config.bind_type != "receiver"
         self._nursery_cm: Any = None
         self._nursery: trio.Nursery | None = None
+        #: run()'s nursery: receipts held for their submit_sm_resp wait here,
+        #: not in a bind's dispatcher (which must go on with later requests).
+        self._tasks: trio.Nursery | None = None
+        #: protocol_error events about inbound PDUs, per bind: aggregated.
+        self._bad_pdus: dict[int, EventAggregate] = {}
         #: outbound_source() per sender (few senders, many messages each).
         self._sources: dict[str, tuple[str, int, int]] = {}
         #: submit_sm fields per (dcs, esm_class, TON/NPIs): one dict for them all.
@@ -261,6 +275,7 @@ class SmppIntegration:
             for w in self.config.warnings():
                 self._emit("config_warning", detail=w)
         async with trio.open_nursery() as nursery:
+            self._tasks = nursery
             for i in range(self.config.binds):
                 nursery.start_soon(self._bind_loop, i)
             nursery.start_soon(self._reassembly_loop)
@@ -361,7 +376,10 @@ class SmppIntegration:
                 if self.binds[index] is bind:
                     self.binds[index] = None
                     self._notify()
-            if bound_at is not None and trio.current_time() - bound_at >= self.stable_bind:
+            if bound_at is not None:
+                # The SMSC let us bind: whatever ended it, binding works, and
+                # a flapping SMSC must not make each re-bind slower. Only
+                # failures to bind back off.
                 delay = self.reconnect_initial
             await trio.sleep(self._jitter(delay))
             delay = min(delay * 2, self.reconnect_max)
@@ -626,12 +644,6 @@ class SmppIntegration:
                 return best
             await self._bound_changed.wait()
 
-    async def _wait_turn(self) -> None:
-        if self._paused_until > trio.current_time():
-            await trio.sleep_until(self._paused_until)
-        if self.limiter is not None:
-            await self.limiter.acquire()
-
     def _throttled(self, status: int, bind: int, sent_at: float) -> None:
         now = trio.current_time()
         if sent_at < self._paused_until:
@@ -653,11 +665,22 @@ class SmppIntegration:
         first: tuple[Any, int, float] | None = None,
     ) -> SubmitResult:
         """``first``: (Response or exception, bind index, sent_at) of a first
-        attempt already made (by submit_many), handled like any attempt."""
+        attempt already made (by submit_many), handled like any attempt.
+
+        Duplicates: a request never written (``NotSent``) is retried freely
+        and is no attempt. One written but unanswered (response timeout, or
+        the bind lost after the write) may be at the SMSC already: it is
+        sent again at most ``in_doubt_retries`` times, then fails as
+        RETRYABLE_FAILURE (SUBMIT_TIMEOUT / BIND_LOST). A response we cannot
+        decode (``PduRejected``) means the SMSC did process this request:
+        never resent, UNKNOWN_FAILURE (RESPONSE_UNREADABLE). See
+        docs/engine.md, "Retries"."""
         attempts = 0
+        in_doubt = 0
         status: int | None = None
         bind_index: int | None = None
         load = self._load
+        gate = self.limiter.acquire if self.limiter is not None else None
         while True:
             try:
                 if first is not None:
@@ -668,23 +691,32 @@ class SmppIntegration:
                         raise outcome
                     resp = outcome
                 else:
-                    await self._wait_turn()
+                    if self._paused_until > trio.current_time():
+                        await trio.sleep_until(self._paused_until)
                     bind = await self._pick_bind()
                     bind_index = bind.index
                     attempts += 1
                     sent_at = trio.current_time()
                     load[bind_index] += 1
                     try:
-                        resp = await bind.submit_sm(src, dst, sm, **fields)
+                        resp = await bind.submit_sm(src, dst, sm, gate=gate, **fields)
                     finally:
                         load[bind_index] -= 1
             except SmppError as e:  # a field the codec refuses: no retry helps
                 status = e.command_status
                 mapped = self.errors.map(status)
                 return await self._failed(seg, attempts, status, mapped.generic_code, mapped.cause, bind_index, str(e))
-            except (BindError, ResponseTimeout, PduRejected, LocalProtocolError) as e:
+            except NotSent:
+                attempts -= 1  # never written: the SMSC cannot have it
+                continue
+            except PduRejected as e:
+                return await self._failed(
+                    seg, attempts, e.command_status, GenericErrorCode.UNKNOWN_FAILURE,
+                    "RESPONSE_UNREADABLE", bind_index, str(e))
+            except (BindError, ResponseTimeout, LocalProtocolError) as e:
                 status = getattr(e, "command_status", None)
-                if attempts >= self.max_attempts:
+                in_doubt += 1
+                if in_doubt > self.in_doubt_retries or attempts >= self.max_attempts:
                     cause = "SUBMIT_TIMEOUT" if isinstance(e, ResponseTimeout) else "BIND_LOST"
                     return await self._failed(
                         seg, attempts, status, GenericErrorCode.RETRYABLE_FAILURE, cause, bind_index, str(e)
@@ -757,7 +789,17 @@ class SmppIntegration:
 
     # --- inbound ------------------------------------------------------------
 
-    async def _on_request(self, pdu: Pdu, *, bind: int) -> int:
+    def _bad_pdu(self, status: int, detail: str, bind: int) -> None:
+        """A protocol_error event for a bad inbound PDU, at most one per
+        PROTOCOL_ERROR_INTERVAL per bind (saying how many were left out)."""
+        agg = self._bad_pdus.get(bind)
+        if agg is None:
+            agg = self._bad_pdus[bind] = EventAggregate()
+        held = agg.admit(trio.current_time())
+        if held is not None:
+            self._emit("protocol_error", "protocol_error", status, detail + agg.suffix(held), bind)
+
+    async def _on_request(self, pdu: Pdu, *, bind: int) -> int | Later:
         """deliver_sm / data_sm / alert_notification from a bind; the
         returned status goes into the deliver_sm_resp / data_sm_resp."""
         if pdu.command_id == ALERT_NOTIFICATION:
@@ -767,7 +809,7 @@ class SmppIntegration:
             # neither the receipt esm_class type nor a receipted_message_id.
             r = pdu.receipt()
         except SmppError as e:
-            self._emit("protocol_error", "protocol_error", e.command_status, f"unreadable receipt: {e}", bind)
+            self._bad_pdu(e.command_status, f"unreadable receipt: {e}", bind)
             return e.command_status
         if r is None:
             return await self._on_mo_pdu(pdu, bind)
@@ -821,14 +863,46 @@ class SmppIntegration:
                 for k in ks:
                     statuses[k] = _core.ESME_RX_T_APPN
 
+        if early:
+            # Held without holding up the bind: each is answered when its
+            # group is recorded (or the hold ends); later PDUs go on.
+            laters: dict[int, Later] = {}
+            for k, _ in early:
+                laters[k] = statuses[k] = Later()  # type: ignore[call-overload]
+
+            async def record_later(receipts: list[DeliveryReceipt], ks: list[int]) -> None:
+                st = 0
+                try:
+                    await self._on_receipts(receipts)  # type: ignore[misc]
+                except Exception as e:
+                    self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
+                               f"on_receipts failed: {e!r}", bind)
+                    st = _core.ESME_RX_T_APPN
+                for k in ks:
+                    laters[k].set(st)
+
+            self._spawn_early(self._early_receipts, early, bind, record_later, list(laters.values()))
         async with trio.open_nursery() as nursery:
             for k in slow:
                 nursery.start_soon(one, k)
-            if early:
-                nursery.start_soon(self._early_receipts, early, bind, record)
             if ready:
                 await record(ready, ready_ks)
         return statuses
+
+    def _spawn_early(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a held receipt's wait in the integration's nursery; its
+        ``Later`` answers (the last argument) are set even if it fails."""
+        laters: list[Later] = args[-1]
+
+        async def guarded() -> None:
+            try:
+                await fn(*args[:-1])
+            finally:
+                for later in laters:
+                    later.set(_core.ESME_RX_T_APPN)  # no-op for those already set
+
+        assert self._tasks is not None
+        self._tasks.start_soon(guarded)
 
     async def _early_receipts(self, early: list[tuple[int, Any]], bind: int,
                               record: Callable[[list[DeliveryReceipt], list[int]], Any]) -> None:
@@ -903,24 +977,41 @@ class SmppIntegration:
             early=early,
         )
 
-    async def _on_receipt_one(self, r: Any, bind: int) -> int:
+    async def _on_receipt_one(self, r: Any, bind: int) -> int | Later:
+        """A receipt nobody claims yet is held in the background (its
+        answer a ``Later``): the bind goes on with the PDUs behind it."""
         vid = r.message_id
         correlator = self.correlator
         seg = correlator.lookup(vid)
-        early = False
         if seg is None:
             matched = trio.Event()
             held = correlator.hold(vid, lambda _seg: matched.set())
             if held is not None:
-                with trio.move_on_after(self.early_receipt_hold):
-                    await matched.wait()
-                correlator.release(held)
-                seg = held.segment
-                early = seg is not None
-        receipt = self._receipt(r, seg, bind, early)
+                later = Later()
+                self._spawn_early(self._held_one, r, bind, held, matched, later, [later])
+                return later
+        receipt = self._receipt(r, seg, bind, False)
         if self._on_receipt is not None:
             await self._on_receipt(receipt)
         return 0
+
+    async def _held_one(self, r: Any, bind: int, held: Any, matched: trio.Event, later: Later) -> None:
+        try:
+            with trio.move_on_after(self.early_receipt_hold):
+                await matched.wait()
+        finally:
+            self.correlator.release(held)
+        seg = held.segment
+        receipt = self._receipt(r, seg, bind, seg is not None)
+        status = 0
+        if self._on_receipt is not None:
+            try:
+                await self._on_receipt(receipt)
+            except Exception as e:  # the SMSC redelivers
+                self._emit("protocol_error", "other", _core.ESME_RX_T_APPN,
+                           f"on_receipt failed: {e!r}", bind)
+                status = _core.ESME_RX_T_APPN
+        later.set(status)
 
     def _now_ms(self) -> int:
         return int(trio.current_time() * 1000)
@@ -929,7 +1020,7 @@ class SmppIntegration:
         try:
             msg = self.mo.add(pdu, self._now_ms(), bind)
         except SmppError as e:
-            self._emit("protocol_error", "protocol_error", e.command_status, f"undecodable inbound message: {e}", bind)
+            self._bad_pdu(e.command_status, f"undecodable inbound message: {e}", bind)
             return e.command_status
         if msg is not None and self._on_mo is not None:
             await self._on_mo(msg)
@@ -964,6 +1055,7 @@ def _sar_tlvs(ref: int, total: int, seq: int) -> list[Tlv]:
 
 __all__ = [
     "EARLY_RECEIPT_HOLD",
+    "IN_DOUBT_RETRIES",
     "MAX_SUBMIT_ATTEMPTS",
     "RECONNECT_INITIAL",
     "RECONNECT_JITTER",
