@@ -4,6 +4,8 @@ fake HTTP SMS providers)."""
 from byosms.testing.runtime import FakeRuntime
 from byosms.testing.smsc import Faults, MoResult, SmscSimulator, Stats
 from byosms.testing.infobip_fake import InfobipFake
+from byosms.testing.telesign_fake import TelesignFake
 from byosms.testing.twilio_fake import TwilioFake
 
-__all__ = ["FakeRuntime", "Faults", "InfobipFake", "MoResult", "SmscSimulator", "Stats", "TwilioFake"]
+__all__ = ["FakeRuntime", "Faults", "InfobipFake", "MoResult", "SmscSimulator", "Stats", "TelesignFake",
+           "TwilioFake"]
