@@ -541,3 +541,57 @@ async def test_invalid_utf8_closes_with_1007(env):
             await c.stream.aclose()
             async with connect(url(srv), env["token"]) as other:
                 await other.ping()
+
+
+# --- the [websocket] section, through the Gateway (`byosms serve`) -------------------
+
+GATEWAY_CONFIG = """\
+[websocket]
+port = 0
+max_connections_per_key = 1
+max_unauthenticated = 4
+auth_timeout = 0.5
+preauth_close_timeout = 0.5
+[web]
+port = 0
+[store]
+path = "gw.db"
+synchronous = "NORMAL"
+"""
+
+
+def test_websocket_section_defaults_and_bad_values():
+    from byosms.schemas.config import ConfigError, load_config
+
+    ws = load_config().websocket
+    assert (ws.host, ws.port) == ("127.0.0.1", 8765)
+    assert ApiLimits(**ws.limits()) == ApiLimits()  # the documented defaults, one source
+    for bad in ("write_timeout = 0", "max_connections = 0", "bogus = 1"):
+        with pytest.raises(ConfigError, match=r"websocket"):
+            load_config(GATEWAY_CONFIG.replace("port = 0\n", f"port = 0\n{bad}\n", 1))
+
+
+async def test_gateway_applies_the_websocket_limits(tmp_path):
+    from byosms.schemas.config import load_config
+    from byosms.server import Gateway
+
+    gw = Gateway(load_config(GATEWAY_CONFIG), base_dir=tmp_path)
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(gw.run)
+            _, token = await gw.store.create_api_key("default", "test")
+            u = f"ws://127.0.0.1:{gw.ws_port}/"
+            silent = [await trio.open_tcp_stream("127.0.0.1", gw.ws_port) for _ in range(10)]
+            async with connect(u, token) as c:
+                await c.ping()
+                with pytest.raises(ApiError) as e:
+                    async with connect(u, token):
+                        pass
+                assert e.value.code == "too_many_connections"
+            assert gw.api.unauthenticated <= 4
+            with trio.fail_after(0.5 + 0.5 + 1.0):
+                for s in silent:
+                    assert await s.receive_some(100) == b""
+            for s in silent:
+                await s.aclose()
+            nursery.cancel_scope.cancel()
