@@ -39,7 +39,7 @@ from typing import Any
 
 import trio
 
-from byosms.api.server import ApiServer
+from byosms.api.server import ApiLimits, ApiServer
 from byosms.gateway.accept import MessageAcceptor
 from byosms.gateway.events import OperationalEvents
 from byosms.gateway.inbound import InboundHandler
@@ -224,8 +224,9 @@ class Gateway:
                                                      rate_limit=self._rate_limit),
                     on_started=self._remember_unit)
                 await self._seed_from_config()
-                self.api = ApiServer(store, acceptor=acceptor)
                 ws = self.config.websocket
+                self.api = ApiServer(store, acceptor=acceptor,
+                                     limits=ApiLimits(**ws.limits()))
                 await _listening("the websocket API", ws.host, ws.port,
                                  lambda: nursery.start(self.api.serve, ws.host, ws.port))
                 self.ws_port = self.api.port

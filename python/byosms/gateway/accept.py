@@ -8,9 +8,11 @@ or `Rejected` (schemas/api.py) back per request, in order.
 Checks, in order, each with its typed code:
   invalid_request   empty text, `integration` contradicting `from`, neither given
   invalid_recipient `to` is not a possible E.164 number (`phonenumbers`)
-  unknown_sender    `from` is in no inventory, is disabled, or the integration
-                    has no enabled number to send from
-  forbidden         `from` / `integration` belongs to another business unit
+  unknown_sender    `from` / `integration` is not of the caller's business unit
+                    (in no inventory, or another unit's: answered alike, with
+                    no store lookup, so a key can't probe other units'
+                    numbers), the number is disabled, or the integration has
+                    no enabled number to send from
   integration_deleted  the sender's integration is deleted (S12); an inactive
                     one is accepted and its messages stay queued (S12)
   too_long          more than 255 segments
@@ -60,7 +62,7 @@ def _reject(id: str | None, code: str, reason: str) -> api.Rejected:
 
 
 class _Inventory:
-    __slots__ = ("loaded_at", "numbers", "integrations", "by_name", "foreign")
+    __slots__ = ("loaded_at", "numbers", "integrations", "by_name")
 
     def __init__(self, loaded_at: float, numbers: list[Number],
                  integrations: list[Integration]) -> None:
@@ -70,8 +72,6 @@ class _Inventory:
         # A live integration wins a name over deleted ones that had it.
         self.by_name = {i.name: i for i in sorted(integrations,
                                                    key=lambda i: i.state != "deleted")}
-        #: Senders / integrations looked up outside the unit: True = someone else's.
-        self.foreign: dict[str, bool] = {}
 
     def integration(self, ref: str) -> Integration | None:
         return self.integrations.get(ref) or self.by_name.get(ref)
@@ -167,26 +167,13 @@ class MessageAcceptor:
         self._recipients[to] = ok
         return ok
 
-    async def _is_foreign(self, inv: _Inventory, kind: str, ref: str) -> bool:
-        key = f"{kind}:{ref}"
-        hit = inv.foreign.get(key)
-        if hit is None:
-            if kind == "number":
-                hit = await self.store.get_number(ref) is not None
-            else:
-                hit = await self.store.get_integration(ref) is not None
-            inv.foreign[key] = hit
-        return hit
-
     async def _route(self, business_unit: str, inv: _Inventory, id: str | None,
                      from_: str | None, integration: str | None) -> _Route | api.Rejected:
         if from_ is not None:
             number = inv.numbers.get(from_)
             if number is None:
-                if await self._is_foreign(inv, "number", from_):
-                    return _reject(id, "forbidden",
-                                   f"{from_} is not a number of business unit {business_unit}")
-                return _reject(id, "unknown_sender", f"{from_} is not in the number inventory")
+                return _reject(id, "unknown_sender",
+                               f"{from_} is not a number of business unit {business_unit}")
             if not number.enabled:
                 return _reject(id, "unknown_sender", f"{from_} is disabled in the inventory")
             integ = inv.integrations.get(number.integration)
@@ -201,11 +188,8 @@ class MessageAcceptor:
             return _reject(id, "invalid_request", "give `from` (a number) or `integration`")
         integ = inv.integration(integration)
         if integ is None:
-            if await self._is_foreign(inv, "integration", integration):
-                return _reject(id, "forbidden",
-                               f"integration {integration!r} is not of business unit "
-                               f"{business_unit}")
-            return _reject(id, "unknown_sender", f"no integration {integration!r}")
+            return _reject(id, "unknown_sender",
+                           f"no integration {integration!r} in business unit {business_unit}")
         if integ.state == "deleted":
             return _reject(id, "integration_deleted", f"integration {integration!r} is deleted")
         number = inv.default_number(integ.id)

@@ -18,11 +18,14 @@ import msgspec
 MAX_TEXT_CHARS = 20_000
 MAX_BATCH = 1_000
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+#: Cursors are SQLite rowids (signed 64-bit): a larger one is refused at the
+#: edge (`invalid_message`) instead of overflowing in the store.
+MAX_CURSOR = 2**63 - 1
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Address = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
-Cursor = Annotated[int, msgspec.Meta(ge=0)]
+Cursor = Annotated[int, msgspec.Meta(ge=0, le=MAX_CURSOR)]
 
 
 class _Msg(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True,
@@ -89,7 +92,7 @@ class Accepted(_Msg, tag="accepted", kw_only=True):
 RejectCode = Literal[
     "invalid_request",  # schema or value error; `reason` names the field
     "unauthorized",
-    "forbidden",  # sender not owned by the caller's business unit
+    "forbidden",  # reserved: another unit's sender is `unknown_sender` (it stays hidden)
     "invalid_recipient",  # not E.164
     "opted_out",  # recipient opted out from this sender (S15)
     "unknown_sender",
@@ -127,7 +130,8 @@ class Error(_Msg, tag="error", kw_only=True):
     The connection stays open where the protocol allows it."""
 
     code: Literal["bad_json", "unknown_type", "frame_too_large", "batch_too_large",
-                  "invalid_message", "unauthenticated", "internal"]
+                  "invalid_message", "unauthenticated", "too_many_connections",
+                  "unavailable", "internal"]
     reason: str
     id: Id | None = None
 

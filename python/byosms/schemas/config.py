@@ -25,6 +25,46 @@ class Listen(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: Port = 0
 
 
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Count = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class WebsocketConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`[websocket]`: where the websocket API listens (the keys of [web]) and
+    what one client may hold (docs/websocket-api.md "Limits"). Each limit
+    has the name of the `byosms.api.ApiLimits` field it sets."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8765
+    #: Before authentication: connections at once (a new one over the cap
+    #: evicts the oldest), seconds from TCP accept to a verified key, and
+    #: seconds for their close handshake.
+    max_unauthenticated: Count = 64
+    auth_timeout: Seconds = 5.0
+    preauth_close_timeout: Seconds = 1.0
+    #: Authenticated connections: in all, per business unit, per API key.
+    max_connections: Count = 1_000
+    max_connections_per_unit: Count = 200
+    max_connections_per_key: Count = 50
+    #: Request frames processed at once per connection, and their bytes.
+    inflight_frames: Count = 16
+    inflight_bytes: Count = 4 * 1024 * 1024
+    #: Outgoing frames queued per connection, and their bytes.
+    send_queue: Count = 32
+    send_queue_bytes: Count = 4 * 1024 * 1024
+    #: A frame the client hasn't taken in this long closes it (1008).
+    write_timeout: Seconds = 60.0
+    #: Close handshake of an authenticated connection.
+    close_timeout: Seconds = 5.0
+    #: Sends per second per connection, and the burst.
+    send_rate: Annotated[float, msgspec.Meta(gt=0)] = 20_000.0
+    send_burst: Annotated[int, msgspec.Meta(ge=1000)] = 4_000
+
+    def limits(self) -> dict[str, Any]:
+        """The limits as keyword arguments (host and port left out)."""
+        return {f: getattr(self, f) for f in self.__struct_fields__ if f not in ("host", "port")}
+
+
 class StoreConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: SQLite file; relative paths are relative to the config file's folder.
     path: str = "byosms.db"
@@ -92,7 +132,7 @@ class NumberEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    websocket: Listen = msgspec.field(default_factory=lambda: Listen(port=8765))
+    websocket: WebsocketConfig = msgspec.field(default_factory=WebsocketConfig)
     web: Listen = msgspec.field(default_factory=lambda: Listen(port=8080))
     #: Base URL providers use to reach our webhooks (D3).
     public_base_url: str | None = None
