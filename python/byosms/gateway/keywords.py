@@ -62,6 +62,7 @@ MatchKind = Literal["help", "opt_out", "opt_in", "none"]
 #: The ASCII characters of Unicode category P* (string.punctuation also holds
 #: symbols, S*: $ + < = > ^ ` | ~, which are not dropped), for the ASCII fast path.
 _ASCII_PUNCT = "".join(c for c in string.punctuation if unicodedata.category(c)[0] == "P")
+_ASCII_PUNCT_SPACE = _ASCII_PUNCT + " "
 
 
 def _is_punct(c: str) -> bool:
@@ -73,18 +74,16 @@ def normalize(text: str) -> str:
     if text.isascii():
         # NFKC and category Cf do not touch ASCII; casefold == lower there.
         t = " ".join(text.lower().split())
-        stripped = t.rstrip(_ASCII_PUNCT)
-    else:
-        t = unicodedata.normalize("NFKC", text)
-        t = "".join(c for c in t if unicodedata.category(c) != "Cf")
-        t = " ".join(t.casefold().split())
-        end = len(t)
-        while end and _is_punct(t[end - 1]):
-            end -= 1
-        stripped = t[:end]
-    if len(stripped) != len(t):
-        stripped = stripped.rstrip()
-    return stripped
+        # Punctuation and the spaces between it, to the end: ": ?" goes whole
+        # (stripping one then the other left ":" for a second pass to take).
+        return t.rstrip(_ASCII_PUNCT_SPACE)
+    t = unicodedata.normalize("NFKC", text)
+    t = "".join(c for c in t if unicodedata.category(c) != "Cf")
+    t = " ".join(t.casefold().split())
+    end = len(t)
+    while end and (t[end - 1] == " " or _is_punct(t[end - 1])):
+        end -= 1
+    return t[:end]
 
 
 def display_keyword(keyword: str) -> str:
