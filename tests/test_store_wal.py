@@ -170,3 +170,18 @@ async def test_an_existing_database_keeps_its_mode_its_wal_and_shm_are_private(t
                 assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
     finally:
         os.umask(old)
+
+
+async def test_the_config_sets_the_wal_bound(tmp_path):
+    import pytest
+
+    from byosms.schemas.config import ConfigError, load_config
+    from byosms.server import Gateway
+
+    assert load_config('[store]\npath = "x.db"\n').store.wal_limit_mb == 64
+    with pytest.raises(ConfigError, match="wal_limit_mb"):
+        load_config('[store]\nwal_limit_mb = 0\n')
+    gw = Gateway(load_config('[store]\npath = "w.db"\nwal_limit_mb = 3\n'), base_dir=tmp_path)
+    async with gw.open_store() as store:
+        assert store.wal_limit == 3 * MB
+        assert store._w.execute("PRAGMA journal_size_limit").fetchone()[0] == 3 * MB // 8

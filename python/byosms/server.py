@@ -150,7 +150,8 @@ class Gateway:
         key, key_file = self._key()
         self.db_path().parent.mkdir(parents=True, exist_ok=True)
         async with open_sqlite_store(self.db_path(), key=key, key_file=key_file,
-                                     synchronous=self.config.store.synchronous) as raw:
+                                     synchronous=self.config.store.synchronous,
+                                     wal_limit_mb=self.config.store.wal_limit_mb) as raw:
             yield raw
 
     # --- running ------------------------------------------------------------------
