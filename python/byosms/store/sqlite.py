@@ -17,7 +17,10 @@ available for deployments that accept that window.
 
 Reads use a separate read-only connection (WAL lets it read while the writer
 writes), also off the trio thread. A read started after a write returned sees
-that write.
+that write. Every read is one autocommit statement fetched whole: no read
+holds a WAL snapshot beyond its statement, which is what lets the writer
+start the WAL over (`SqliteStore._bound_wal`; the WAL stays under
+`wal_limit_mb`).
 
 Cancellation. The worker thread is never abandoned: a cancelled writer waits
 for its transaction to finish (commit or rollback) and still hands results to
