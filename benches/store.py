@@ -114,7 +114,8 @@ async def run(n: int, callers: int, synchronous: str, accept_batch: int, path: s
               f"{batches / dt:,.0f} commits/s")
         print(f"  WAL: max {wal_max / 2**20:.1f} MB (bound {store.wal_limit >> 20} MB), "
               f"{store.wal_restarts} restarts by the writer, {store.wal_restarts_busy} "
-              f"found a reader in the way")
+              f"found a reader in the way, {store.wal_restart_seconds:.2f} s of the writer's time "
+              f"in them (longest {store.wal_restart_max * 1000:.0f} ms)")
         print(f"  CPU: {cpu / dt:.2f} cores in all; the trio thread {loop / dt:.2f} "
               f"({loop / n * 1e6:.0f} us per message), the rest the SQLite worker thread")
 

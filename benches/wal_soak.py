@@ -253,7 +253,9 @@ async def gateway_main(args: argparse.Namespace) -> int:
                 cpu = (cpu_seconds() - cpu0[0], cpu_seconds(sim.pid) - cpu0[1])
                 inner = gw.store.inner
                 restarts = (getattr(inner, "wal_restarts", None),
-                            getattr(inner, "wal_restarts_busy", None))
+                            getattr(inner, "wal_restarts_busy", None),
+                            getattr(inner, "wal_restart_seconds", 0.0),
+                            getattr(inner, "wal_restart_max", 0.0))
                 nursery.cancel_scope.cancel()
     finally:
         sim.terminate()
@@ -263,7 +265,7 @@ async def gateway_main(args: argparse.Namespace) -> int:
         print("the client did not finish", file=sys.stderr)
         return 1
     print(f"""
-WAL               max {wal.max / MB:.1f} MB (bound {args.wal_limit_mb} MB); writer restarts {restarts[0]} ({restarts[1]} found a reader in the way)
+WAL               max {wal.max / MB:.1f} MB (bound {args.wal_limit_mb} MB); writer restarts {restarts[0]} ({restarts[1]} found a reader in the way), writer time in them {restarts[2]:.2f} s (longest {restarts[3] * 1000:.0f} ms)
 gateway RSS       start {rss[0]:.0f} MB  max {max(rss):.0f} MB  end {rss[-1]:.0f} MB
 messages          {done['sent']} sent, {done['accepted']} accepted, {done['rejected']} rejected, {done['errors']} errors, {done['delivered']} delivered, {done['failed']} failed; {done['late']} sends late for their slot
 send->accepted    p50 {done['accepted_p50'] * 1000:.1f} ms   p99 {done['accepted_p99'] * 1000:.1f} ms

@@ -297,6 +297,9 @@ class SqliteStore:
         #: a reader (or the checkpointer) in the way.
         self.wal_restarts = 0
         self.wal_restarts_busy = 0
+        #: Seconds the writer spent restarting the WAL (in all), and the longest.
+        self.wal_restart_seconds = 0.0
+        self.wal_restart_max = 0.0
         self._box = box
         self._w = wconn
         self._r = rconn
@@ -430,6 +433,7 @@ class SqliteStore:
         elif not self._ckpt_lock.acquire(blocking=False):
             return  # the checkpointer is copying: after the next transaction
         conn = self._w
+        t0 = time.perf_counter()
         try:
             if not force:
                 conn.execute(f"PRAGMA busy_timeout = {WAL_RESTART_WAIT_MS:d}")
@@ -441,6 +445,9 @@ class SqliteStore:
             if not force:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
             self._ckpt_lock.release()
+            took = time.perf_counter() - t0
+            self.wal_restart_seconds += took
+            self.wal_restart_max = max(self.wal_restart_max, took)
         if not busy:
             self.wal_restarts += 1
             return
