@@ -137,6 +137,38 @@ async def test_wal_stays_bounded_under_sustained_writes_and_readers(tmp_path):
     assert rows == {"delivered": len(accepted)} and delivered == len(accepted)
 
 
+async def test_a_reader_outside_the_store_slows_writes_but_does_not_stop_them(tmp_path):
+    """A snapshot held elsewhere (a sqlite3 shell in a transaction) keeps the
+    WAL from starting over: writes go on (the forced restart waits
+    WAL_FORCE_WAIT_MS once, then backs off), and once the reader is gone the
+    WAL is cut back under its bound."""
+    from byosms.schemas.records import NewEvent
+
+    db = str(tmp_path / "o.db")
+    payload = {"text": "x" * 1000}
+    async with open_sqlite_store(db, key=os.urandom(32), wal_limit_mb=1) as store:
+        outside = sqlite3.connect(db, isolation_level=None)
+        outside.execute("BEGIN")
+        outside.execute("SELECT count(*) FROM events").fetchone()  # holds its snapshot
+        try:
+            with trio.fail_after(30):
+                t0 = time.monotonic()
+                for _ in range(40):  # ~40 x 200 KB: well past the 1 MB bound
+                    await store.append_events([NewEvent("bu", "status", payload)] * 200)
+                held = time.monotonic() - t0
+        finally:
+            outside.execute("COMMIT")
+            outside.close()
+        assert os.path.getsize(db + "-wal") > 2 * MB  # it could not start over...
+        assert held < 4  # ...and writes went on (one forced wait, then backing off)
+        assert store.wal_restarts_busy >= 1
+        with trio.fail_after(30):
+            while os.path.getsize(db + "-wal") > MB:  # reader gone: back under the bound
+                await store.append_events([NewEvent("bu", "status", payload)])
+                await trio.sleep(0.01)
+        assert len(await store.events_after("bu", 0, 10_000)) >= 8000
+
+
 async def test_store_files_are_created_0600_whatever_the_umask(tmp_path):
     """Database, WAL, shared memory and the generated key file: owner only,
     even under a permissive umask (defect 11)."""

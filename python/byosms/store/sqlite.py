@@ -115,12 +115,16 @@ CHECKPOINT_EVERY = 0.25
 #: over between two transactions; past half of it the writer waits for that.
 WAL_LIMIT_MB = 64
 #: How long the writer's opportunistic WAL restart (past a quarter of the
-#: bound) waits for a reader still on an old snapshot (ms).
+#: bound) waits for a reader still on an old snapshot (ms), and how long it
+#: lets pass (s) before it tries again when one was.
 WAL_RESTART_WAIT_MS = 10
-#: After a forced WAL restart (past half the bound) failed for BUSY_TIMEOUT_MS
-#: (a reader outside this store holds a snapshot), the writer goes on without
-#: waiting for this long (s) before it forces again: a stall, not a stop.
-WAL_FORCE_BACKOFF = 1.0
+WAL_RESTART_RETRY = 0.05
+#: How long a forced restart (past half the bound) waits for the checkpointer
+#: and the readers (ms): ours take milliseconds. If that was not enough (a
+#: reader outside this store holds a snapshot), the writer goes on without
+#: forcing for WAL_FORCE_BACKOFF (s): a gateway slowed by a few %, not stopped.
+WAL_FORCE_WAIT_MS = 500
+WAL_FORCE_BACKOFF = 10.0
 #: Mode of the files the store creates (database, WAL, shared memory).
 FILE_MODE = 0o600
 #: What a segment without a final receipt by its integration's receipt
@@ -290,8 +294,10 @@ class SqliteStore:
         #: Held by whoever checkpoints: the checkpointer's passive rounds and
         #: the writer's restarts (SQLite answers BUSY to a second one).
         self._ckpt_lock = threading.Lock()
-        #: time.monotonic() before which the writer does not force a restart
-        #: again (see WAL_FORCE_BACKOFF).
+        #: time.monotonic() before which the writer does not try a restart
+        #: again after one found a reader in the way (WAL_RESTART_RETRY), or
+        #: does not force one (WAL_FORCE_BACKOFF).
+        self._wal_retry_after = 0.0
         self._wal_force_after = 0.0
         #: Counters: WAL restarts done by the writer, and attempts that found
         #: a reader (or the checkpointer) in the way.
@@ -415,35 +421,38 @@ class SqliteStore:
         frames, and what is left is to copy the last ones and wait for the
         readers still on an old snapshot (reads are one short statement
         each) to finish — at most WAL_RESTART_WAIT_MS, else it tries again
-        after the next transaction. Past half the bound it waits for the
-        checkpointer's round and for the readers (up to BUSY_TIMEOUT_MS):
-        writes pause rather than the WAL growing. Only a reader outside this
-        store holding a snapshot for seconds can keep it from restarting;
-        then the writer logs it and forces again after WAL_FORCE_BACKOFF."""
+        after the next transaction (WAL_RESTART_RETRY later if a reader was in
+        the way). Past half the bound it waits for the checkpointer's round
+        and for the readers (up to WAL_FORCE_WAIT_MS): writes pause rather
+        than the WAL growing. Only a reader outside this store holding a
+        snapshot for longer can keep it from restarting; then the writer logs
+        it and does not force again for WAL_FORCE_BACKOFF."""
         try:
             size = os.stat(self._wal_path).st_size
         except OSError:
             return
         if size < self._wal_restart_at:
             return
-        force = size >= self._wal_force_at and time.monotonic() >= self._wal_force_after
+        t = time.monotonic()
+        force = size >= self._wal_force_at and t >= self._wal_force_after
         if force:
-            if not self._ckpt_lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            if not self._ckpt_lock.acquire(timeout=WAL_FORCE_WAIT_MS / 1000):
                 return
+        elif t < self._wal_retry_after:
+            return
         elif not self._ckpt_lock.acquire(blocking=False):
             return  # the checkpointer is copying: after the next transaction
         conn = self._w
         t0 = time.perf_counter()
         try:
-            if not force:
-                conn.execute(f"PRAGMA busy_timeout = {WAL_RESTART_WAIT_MS:d}")
+            wait = WAL_FORCE_WAIT_MS if force else WAL_RESTART_WAIT_MS
+            conn.execute(f"PRAGMA busy_timeout = {wait:d}")
             busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         except sqlite3.Error as e:
             log.warning("WAL restart failed: %s", e)
             busy = 1
         finally:
-            if not force:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
             self._ckpt_lock.release()
             took = time.perf_counter() - t0
             self.wal_restart_seconds += took
@@ -452,11 +461,12 @@ class SqliteStore:
             self.wal_restarts += 1
             return
         self.wal_restarts_busy += 1
+        self._wal_retry_after = time.monotonic() + WAL_RESTART_RETRY
         if force:
             self._wal_force_after = time.monotonic() + WAL_FORCE_BACKOFF
-            log.warning("the WAL (%d MB, bound %d MB) could not start over: a reader has "
-                        "held a snapshot for %d ms", size >> 20, self.wal_limit >> 20,
-                        BUSY_TIMEOUT_MS)
+            log.warning("the WAL (%d MB, bound %d MB) could not start over: a reader "
+                        "outside the store has held a snapshot for over %d ms",
+                        size >> 20, self.wal_limit >> 20, WAL_FORCE_WAIT_MS)
 
     async def _writer(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                       ) -> None:
