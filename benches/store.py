@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +80,19 @@ async def run(n: int, callers: int, synchronous: str, accept_batch: int, path: s
                       file=sys.stderr, flush=True)
             all_done.set()
 
+        wal_max = 0
+        stop = threading.Event()
+
+        def watch_wal() -> None:  # its own thread: a busy event loop hides no peak
+            nonlocal wal_max
+            while not stop.wait(0.005):
+                try:
+                    wal_max = max(wal_max, os.path.getsize(path + "-wal"))
+                except OSError:
+                    pass
+
+        watcher = threading.Thread(target=watch_wal, daemon=True)
+        watcher.start()
         b0, o0 = store.batches, store.ops
         t0 = time.perf_counter()
         cpu0, loop0 = time.process_time(), time.thread_time()
@@ -87,6 +101,8 @@ async def run(n: int, callers: int, synchronous: str, accept_batch: int, path: s
             for k in range(callers):
                 nursery.start_soon(caller, k)
         dt = time.perf_counter() - t0
+        stop.set()
+        watcher.join()
         cpu, loop = time.process_time() - cpu0, time.thread_time() - loop0
         print(file=sys.stderr)
         batches, ops = store.batches - b0, store.ops - o0
@@ -96,6 +112,10 @@ async def run(n: int, callers: int, synchronous: str, accept_batch: int, path: s
               f"2 status events each) in {dt:.2f}s")
         print(f"  {batches} transactions, {ops / max(batches, 1):.1f} ops per transaction, "
               f"{batches / dt:,.0f} commits/s")
+        print(f"  WAL: max {wal_max / 2**20:.1f} MB (bound {store.wal_limit >> 20} MB), "
+              f"{store.wal_restarts} restarts by the writer, {store.wal_restarts_busy} "
+              f"found a reader in the way, {store.wal_restart_seconds:.2f} s of the writer's time "
+              f"in them (longest {store.wal_restart_max * 1000:.0f} ms)")
         print(f"  CPU: {cpu / dt:.2f} cores in all; the trio thread {loop / dt:.2f} "
               f"({loop / n * 1e6:.0f} us per message), the rest the SQLite worker thread")
 

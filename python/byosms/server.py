@@ -182,7 +182,8 @@ class Gateway:
             key, key_file = self._key()
             path.parent.mkdir(parents=True, exist_ok=True)
             async with open_sqlite_store(path, key=key, key_file=key_file,
-                                         synchronous=self.config.store.synchronous) as raw:
+                                         synchronous=self.config.store.synchronous,
+                                         wal_limit_mb=self.config.store.wal_limit_mb) as raw:
                 opened = True
                 yield raw
         except (sqlite3.Error, OSError) as e:

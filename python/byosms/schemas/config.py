@@ -71,6 +71,10 @@ class StoreConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: 32-byte key (base64) for secrets at rest; else BYOSMS_SECRET_KEY.
     secret_key_file: str | None = None
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    #: The bound of the SQLite WAL file (MB). Past a quarter of it the store's
+    #: writer starts the WAL over between two transactions; past half of it
+    #: writes wait for that. docs/design.md, "The store": bounded WAL.
+    wal_limit_mb: Annotated[int, msgspec.Meta(ge=1, le=1 << 20)] = 64
 
 
 class SimulatorConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

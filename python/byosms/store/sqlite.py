@@ -17,7 +17,10 @@ available for deployments that accept that window.
 
 Reads use a separate read-only connection (WAL lets it read while the writer
 writes), also off the trio thread. A read started after a write returned sees
-that write.
+that write. Every read is one autocommit statement fetched whole: no read
+holds a WAL snapshot beyond its statement, which is what lets the writer
+start the WAL over (`SqliteStore._bound_wal`; the WAL stays under
+`wal_limit_mb`).
 
 Cancellation. The worker thread is never abandoned: a cancelled writer waits
 for its transaction to finish (commit or rollback) and still hands results to
@@ -44,6 +47,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 import typing
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -102,10 +106,27 @@ MSG_INFO_CACHE = 200_000
 #: How long a connection waits for a lock held by another process (ms).
 BUSY_TIMEOUT_MS = 5000
 #: How often the checkpointer copies the WAL into the database (s). The
-#: writer never checkpoints: SQLite's automatic checkpoint ran inside the
-#: commit that crossed 1,000 WAL pages, 7-13 ms on the busiest thread of
-#: the gateway, every ~40 transactions under load.
+#: writer never runs SQLite's automatic checkpoint: it ran inside the commit
+#: that crossed 1,000 WAL pages, 7-13 ms on the busiest thread of the
+#: gateway, every ~40 transactions under load.
 CHECKPOINT_EVERY = 0.25
+#: The WAL's bound (`[store] wal_limit_mb`), in MB, by default. See
+#: `SqliteStore._bound_wal`: past a quarter of it the writer starts the WAL
+#: over between two transactions; past half of it the writer waits for that.
+WAL_LIMIT_MB = 64
+#: How long the writer's opportunistic WAL restart (past a quarter of the
+#: bound) waits for a reader still on an old snapshot (ms), and how long it
+#: lets pass (s) before it tries again when one was.
+WAL_RESTART_WAIT_MS = 10
+WAL_RESTART_RETRY = 0.05
+#: How long a forced restart (past half the bound) waits for the checkpointer
+#: and the readers (ms): ours take milliseconds. If that was not enough (a
+#: reader outside this store holds a snapshot), the writer goes on without
+#: forcing for WAL_FORCE_BACKOFF (s): a gateway slowed by a few %, not stopped.
+WAL_FORCE_WAIT_MS = 500
+WAL_FORCE_BACKOFF = 10.0
+#: Mode of the files the store creates (database, WAL, shared memory).
+FILE_MODE = 0o600
 #: What a segment without a final receipt by its integration's receipt
 #: timeout becomes (`expire_receipts`): failed, generic code 9 (unknown).
 RECEIPT_TIMEOUT_CODE = int(GenericErrorCode.UNKNOWN)
@@ -222,6 +243,30 @@ def _translate(e: BaseException) -> BaseException:
     return e
 
 
+def _create_private(path: str) -> None:
+    """Create the database file, empty and FILE_MODE, before SQLite opens it:
+    SQLite would create it 0666 minus the umask, and then its WAL and
+    shared-memory files with the database's mode. An existing file is left
+    as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _private_sidecars(path: str) -> None:
+    """The WAL and shared-memory files to FILE_MODE, whatever made them."""
+    for suffix in ("-wal", "-shm"):
+        try:
+            if os.stat(path + suffix).st_mode & 0o777 != FILE_MODE:
+                os.chmod(path + suffix, FILE_MODE)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.warning("cannot make %s%s private (mode %o): %s", path, suffix, FILE_MODE, e)
+
+
 def _connect(path: str, *, read_only: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, cached_statements=512
@@ -237,8 +282,30 @@ class SqliteStore:
     """Use `open_sqlite_store()`; the constructor is not public."""
 
     def __init__(self, path: str, box: SecretBox, wconn: sqlite3.Connection,
-                 rconn: sqlite3.Connection, max_batch: int) -> None:
+                 rconn: sqlite3.Connection, max_batch: int,
+                 wal_limit: int = WAL_LIMIT_MB * 1024 * 1024) -> None:
         self.path = path
+        #: The WAL's bound in bytes, and the sizes at which the writer starts
+        #: it over (see _bound_wal).
+        self.wal_limit = wal_limit
+        self._wal_path = path + "-wal"
+        self._wal_restart_at = wal_limit // 4
+        self._wal_force_at = wal_limit // 2
+        #: Held by whoever checkpoints: the checkpointer's passive rounds and
+        #: the writer's restarts (SQLite answers BUSY to a second one).
+        self._ckpt_lock = threading.Lock()
+        #: time.monotonic() before which the writer does not try a restart
+        #: again after one found a reader in the way (WAL_RESTART_RETRY), or
+        #: does not force one (WAL_FORCE_BACKOFF).
+        self._wal_retry_after = 0.0
+        self._wal_force_after = 0.0
+        #: Counters: WAL restarts done by the writer, and attempts that found
+        #: a reader (or the checkpointer) in the way.
+        self.wal_restarts = 0
+        self.wal_restarts_busy = 0
+        #: Seconds the writer spent restarting the WAL (in all), and the longest.
+        self.wal_restart_seconds = 0.0
+        self.wal_restart_max = 0.0
         self._box = box
         self._w = wconn
         self._r = rconn
@@ -274,7 +341,9 @@ class SqliteStore:
     # --- lifecycle ------------------------------------------------------------------
 
     @classmethod
-    def _open(cls, path: str, box: SecretBox, synchronous: str, max_batch: int) -> SqliteStore:
+    def _open(cls, path: str, box: SecretBox, synchronous: str, max_batch: int,
+              wal_limit: int = WAL_LIMIT_MB * 1024 * 1024) -> SqliteStore:
+        _create_private(path)
         w = _connect(path, read_only=False)
         r = c = None
         try:
@@ -283,6 +352,9 @@ class SqliteStore:
                 raise StoreError(f"cannot put {path} in WAL mode (got {mode})")
             w.execute(f"PRAGMA synchronous = {synchronous}")
             w.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
+            # A WAL started over keeps its file (rewriting is cheaper than
+            # growing); the first commit after a restart cuts it to this.
+            w.execute(f"PRAGMA journal_size_limit = {wal_limit // 8:d}")
             found = migrations.migrate(w)
             row = w.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
             if row is None:
@@ -301,7 +373,8 @@ class SqliteStore:
                 if conn is not None:
                     conn.close()
             raise
-        store = cls(path, box, w, r, max_batch)
+        _private_sidecars(path)
+        store = cls(path, box, w, r, max_batch, wal_limit)
         store._c = c
         store.recovered_in_flight = recovered
         store.schema_version_found = found
@@ -315,19 +388,85 @@ class SqliteStore:
 
     async def _checkpointer(self) -> None:
         """Copy committed WAL frames into the database file, off the writer
-        thread: a PASSIVE checkpoint neither waits for nor blocks the writer,
-        and once it has copied everything the writer's next transaction
-        starts the WAL over (so it does not grow without bound)."""
+        thread: a PASSIVE checkpoint neither waits for nor blocks the writer.
+        It does the copying; starting the WAL over is the writer's, between
+        two transactions (`_bound_wal`): under continuous writes the WAL is
+        never wholly copied at the moment a transaction begins, which is
+        the only moment SQLite starts it over by itself."""
         limiter = trio.CapacityLimiter(1)
         conn = self._c
         assert conn is not None
+
+        def passive() -> None:
+            with self._ckpt_lock:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
         while True:
             await trio.sleep(CHECKPOINT_EVERY)
             try:
-                await trio.to_thread.run_sync(
-                    conn.execute, "PRAGMA wal_checkpoint(PASSIVE)", limiter=limiter)
+                await trio.to_thread.run_sync(passive, limiter=limiter)
             except sqlite3.Error as e:  # busy or I/O: the next round tries again
                 log.warning("WAL checkpoint failed: %s", e)
+
+    def _bound_wal(self) -> None:
+        """In the writer thread, between two transactions: keep the WAL under
+        `wal_limit`.
+
+        The WAL file only grows (SQLite rewrites it from the start once it
+        has been started over; `journal_size_limit` cuts it back at the
+        first commit after that), so its size is a cheap gauge (one stat).
+        Past a quarter of the bound the writer runs a RESTART checkpoint on
+        its own connection: no other writer can be appending meanwhile (the
+        writer is the only one), the checkpointer has already copied most
+        frames, and what is left is to copy the last ones and wait for the
+        readers still on an old snapshot (reads are one short statement
+        each) to finish — at most WAL_RESTART_WAIT_MS, else it tries again
+        after the next transaction (WAL_RESTART_RETRY later if a reader was in
+        the way). Past half the bound it waits for the checkpointer's round
+        and for the readers (up to WAL_FORCE_WAIT_MS): writes pause rather
+        than the WAL growing. Only a reader outside this store holding a
+        snapshot for longer can keep it from restarting; then the writer logs
+        it and does not force again for WAL_FORCE_BACKOFF."""
+        try:
+            size = os.stat(self._wal_path).st_size
+        except OSError:
+            return
+        if size < self._wal_restart_at:
+            return
+        t = time.monotonic()
+        force = size >= self._wal_force_at and t >= self._wal_force_after
+        if force:
+            if not self._ckpt_lock.acquire(timeout=WAL_FORCE_WAIT_MS / 1000):
+                return
+        elif t < self._wal_retry_after:
+            return
+        elif not self._ckpt_lock.acquire(blocking=False):
+            return  # the checkpointer is copying: after the next transaction
+        conn = self._w
+        t0 = time.perf_counter()
+        try:
+            wait = WAL_FORCE_WAIT_MS if force else WAL_RESTART_WAIT_MS
+            conn.execute(f"PRAGMA busy_timeout = {wait:d}")
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except sqlite3.Error as e:
+            log.warning("WAL restart failed: %s", e)
+            busy = 1
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            self._ckpt_lock.release()
+            took = time.perf_counter() - t0
+            self.wal_restart_seconds += took
+            self.wal_restart_max = max(self.wal_restart_max, took)
+        if not busy:
+            self.wal_restarts += 1
+            return
+        self.wal_restarts_busy += 1
+        self._wal_retry_after = time.monotonic() + WAL_RESTART_RETRY
+        if force:
+            self._wal_force_after = time.monotonic() + WAL_FORCE_BACKOFF
+            log.warning("the WAL (%d MB, bound %d MB) could not start over: a reader "
+                        "outside the store has held a snapshot for over %d ms",
+                        size >> 20, self.wal_limit >> 20, WAL_FORCE_WAIT_MS)
 
     async def _writer(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                       ) -> None:
@@ -393,6 +532,7 @@ class SqliteStore:
                     self._run_batch(batch)
                 finally:
                     token.run_sync_soon(self._finished, batch)
+                self._bound_wal()  # after the callers are answered
         finally:
             token.run_sync_soon(exited.set)
 
@@ -1324,13 +1464,17 @@ async def open_sqlite_store(
     key_file: str | os.PathLike[str] | None = None,
     synchronous: str = "FULL",
     max_batch: int = MAX_BATCH,
+    wal_limit_mb: int = WAL_LIMIT_MB,
 ) -> AsyncIterator[SqliteStore]:
     """Open (creating or migrating) the store at `path` and run its writer.
 
     The secret key is `key` (32 bytes), else read from `key_file`, else from
     $BYOSMS_SECRET_KEY; without one, or with a different key than the database
     was created with, this raises SecretKeyError before anything is served.
-    Leaving the block cancels the writer after its current transaction."""
+    A new database file is created mode 0600, and so are its WAL and
+    shared-memory files. The WAL stays under `wal_limit_mb` MB (see
+    `SqliteStore._bound_wal`). Leaving the block cancels the writer after its
+    current transaction."""
     path = os.fspath(path)
     if path == ":memory:" or path.startswith("file::memory:"):
         raise ValueError("the SQLite store needs a file: an in-memory database is not durable "
@@ -1339,9 +1483,11 @@ async def open_sqlite_store(
         raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
     if max_batch < 1 or max_batch == math.inf:
         raise ValueError("max_batch must be a positive integer")
+    if not isinstance(wal_limit_mb, int) or isinstance(wal_limit_mb, bool) or wal_limit_mb < 1:
+        raise ValueError("wal_limit_mb must be a positive integer")
     box = SecretBox(key if key is not None else load_key(key_file))
     store = await trio.to_thread.run_sync(
-        SqliteStore._open, path, box, synchronous.upper(), max_batch
+        SqliteStore._open, path, box, synchronous.upper(), max_batch, wal_limit_mb << 20
     )
     try:
         async with trio.open_nursery() as nursery:
