@@ -227,6 +227,7 @@ def _preview_frame(k: int) -> str:
     return enc([api.Preview(id=f"{k}-{i:04d}-" + "i" * 100, text=text) for i in range(1000)])
 
 
+@pytest.mark.slow
 async def test_non_reading_clients_hold_bounded_memory_released_on_close(env):
     lim = ApiLimits(write_timeout=3600)
     n_clients = 4

@@ -51,6 +51,7 @@ def _refused_count(detail: str) -> int:
     return int(m.group(1)) if m else 1
 
 
+@pytest.mark.slow
 async def test_bad_signatures_are_aggregated_not_one_event_each(tmp_path):
     posts = 500
     async with TwilioFake() as fake:

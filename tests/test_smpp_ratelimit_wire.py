@@ -6,6 +6,7 @@ per window with margins, never on how fast the machine is."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from smpp_helpers import wait_for
@@ -29,6 +30,7 @@ def count_between(times: list[float], a: float, b: float) -> int:
     return sum(1 for t in times if a <= t < b)
 
 
+@pytest.mark.slow
 async def test_s4_limit_exact_and_even_at_the_smsc() -> None:
     sink = Sink()
     async with simulator(record_arrivals=True) as sim:

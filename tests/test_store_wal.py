@@ -9,6 +9,7 @@ import stat
 import threading
 import time
 
+import pytest
 import trio
 
 from byosms.schemas.records import Message, Receipt, Segment, SubmitOutcome
@@ -46,6 +47,7 @@ class _WalWatch:
         self._thread.join(5)
 
 
+@pytest.mark.slow
 async def test_wal_stays_bounded_under_sustained_writes_and_readers(tmp_path):
     """Steady writes (accepts, claims, submits, receipts: what every message
     costs) with event readers polling all the while: the WAL never passes
