@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from byosms.secret import Secret, dec_hook
+from byosms.schemas.decode import ConfigError, decode_config
+from byosms.secret import Secret
 
 #: S1: ports the seed lists for SMPP over TLS. We accept any port and warn outside it.
 SEED_PORTS = frozenset(
@@ -43,10 +44,6 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Ton = Annotated[int, msgspec.Meta(ge=0, le=6, description="type of number 0–6 (S3)")]
 Npi = Annotated[int, msgspec.Meta(ge=0, le=18, description="one of 0,1,3,4,6,8,9,10,13,18 (S3)")]
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
-
-
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the field."""
 
 
 class SmppIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -199,16 +196,9 @@ def check_client_key(config: SmppIntegrationConfig) -> None:
 
 def decode_smpp_config(data: dict[str, Any] | bytes | str) -> SmppIntegrationConfig:
     """Decode and validate; raise ConfigError naming the field on any problem."""
+    config = decode_config(data, SmppIntegrationConfig)
     try:
-        if isinstance(data, (bytes, str)):
-            config = msgspec.json.decode(data, type=SmppIntegrationConfig, dec_hook=dec_hook)
-        else:
-            config = msgspec.convert(data, SmppIntegrationConfig, dec_hook=dec_hook)
         check_client_key(config)
-        return config
-    except msgspec.ValidationError as e:
-        raise ConfigError(str(e)) from None
-    except msgspec.DecodeError as e:
-        raise ConfigError(f"not valid JSON: {e}") from None
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    return config

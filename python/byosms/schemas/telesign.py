@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from byosms.schemas.smpp import ConfigError
-from byosms.secret import Secret, dec_hook
+from byosms.schemas.decode import ConfigError, decode_config
+from byosms.secret import Secret
 
 __all__ = ["ConfigError", "TelesignIntegrationConfig", "decode_telesign_config"]
 
@@ -68,11 +68,4 @@ class TelesignIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fie
 
 def decode_telesign_config(data: dict[str, Any] | bytes | str) -> TelesignIntegrationConfig:
     """Decode and validate; raise ConfigError naming the field on any problem."""
-    try:
-        if isinstance(data, (bytes, str)):
-            return msgspec.json.decode(data, type=TelesignIntegrationConfig, dec_hook=dec_hook)
-        return msgspec.convert(data, TelesignIntegrationConfig, dec_hook=dec_hook)
-    except msgspec.ValidationError as e:
-        raise ConfigError(str(e)) from None
-    except msgspec.DecodeError as e:
-        raise ConfigError(f"not valid JSON: {e}") from None
+    return decode_config(data, TelesignIntegrationConfig)

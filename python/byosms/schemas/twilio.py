@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from byosms.schemas.smpp import ConfigError
-from byosms.secret import Secret, dec_hook
+from byosms.schemas.decode import ConfigError, decode_config
+from byosms.secret import Secret
 
 __all__ = ["ConfigError", "TwilioIntegrationConfig", "decode_twilio_config"]
 
@@ -72,11 +72,4 @@ class TwilioIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_field
 
 def decode_twilio_config(data: dict[str, Any] | bytes | str) -> TwilioIntegrationConfig:
     """Decode and validate; raise ConfigError naming the field on any problem."""
-    try:
-        if isinstance(data, (bytes, str)):
-            return msgspec.json.decode(data, type=TwilioIntegrationConfig, dec_hook=dec_hook)
-        return msgspec.convert(data, TwilioIntegrationConfig, dec_hook=dec_hook)
-    except msgspec.ValidationError as e:
-        raise ConfigError(str(e)) from None
-    except msgspec.DecodeError as e:
-        raise ConfigError(f"not valid JSON: {e}") from None
+    return decode_config(data, TwilioIntegrationConfig)
