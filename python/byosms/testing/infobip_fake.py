@@ -33,11 +33,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from byosms.testing.http_fake import HttpFake
 
 __all__ = ["InfobipFake", "STATUS"]
 
@@ -84,7 +85,7 @@ def _segments(text: str) -> int:
     return 1 if len(text) <= single else -(-len(text) // multi)
 
 
-class InfobipFake:
+class InfobipFake(HttpFake):
     """See the module docstring."""
 
     def __init__(self, *, api_key: str | None = None, host: str = "127.0.0.1",
@@ -92,8 +93,8 @@ class InfobipFake:
                  webhook_username: str = "infobip", webhook_password: str = "",
                  hmac_secret: str = "", hmac_header: str = "X-Hub-Signature") -> None:
         self.api_key = api_key or os.urandom(16).hex()
+        super().__init__()
         self.host = host
-        self.port = 0
         self.auto_reports = auto_reports
         self.webhook_auth = webhook_auth
         self.webhook_username = webhook_username
@@ -111,16 +112,7 @@ class InfobipFake:
         self._outcomes: dict[str, tuple[list[str], int | None]] = {}
         self._rejects: dict[str, int] = {}
         self._failures: list[tuple[int, str | None]] = []
-        self._pending = 0
-        self._idle = trio.Event()
-        self._idle.set()
-        self._client: httpx.AsyncClient | None = None
-        self._nursery: trio.Nursery | None = None
         self.app = Starlette(routes=[Route("/sms/3/messages", self._send, methods=["POST"])])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # --- behaviour --------------------------------------------------------------
 
@@ -138,33 +130,6 @@ class InfobipFake:
                   retry_after: str | None = None) -> None:
         """The next ``n`` sends fail so (429 TOO_MANY_REQUESTS by default)."""
         self._failures.extend([(http_status, retry_after)] * n)
-
-    # --- lifecycle --------------------------------------------------------------
-
-    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        from byosms.web import serve_web
-
-        async with httpx.AsyncClient(timeout=10.0) as client, trio.open_nursery() as nursery:
-            self._client = client
-            self._nursery = nursery
-            self.port = await nursery.start(serve_web, self.app, self.host, 0)
-            task_status.started(self)
-
-    async def __aenter__(self) -> InfobipFake:
-        self._cm = trio.open_nursery()
-        nursery = await self._cm.__aenter__()
-        await nursery.start(self.run)
-        self._outer = nursery
-        return self
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        self._outer.cancel_scope.cancel()
-        return await self._cm.__aexit__(*exc)
-
-    async def wait_idle(self) -> None:
-        """Until every report scheduled so far has been answered."""
-        while self._pending:
-            await self._idle.wait()
 
     # --- outgoing webhooks --------------------------------------------------------
 
@@ -237,19 +202,14 @@ class InfobipFake:
                                        headers=headers)
 
     async def _reports(self, message_id: str, statuses: list[str], error_id: int | None) -> None:
-        try:
-            plan = list(reversed(statuses)) if self.out_of_order else list(statuses)
-            if self.duplicate_reports:
-                plan = [s for s in plan for _ in (0, 1)]
-            for status in plan:
-                try:
-                    await self.deliver(message_id, status, error_id=error_id)
-                except httpx.HTTPError:
-                    pass
-        finally:
-            self._pending -= 1
-            if not self._pending:
-                self._idle.set()
+        plan = list(reversed(statuses)) if self.out_of_order else list(statuses)
+        if self.duplicate_reports:
+            plan = [s for s in plan for _ in (0, 1)]
+        for status in plan:
+            try:
+                await self.deliver(message_id, status, error_id=error_id)
+            except httpx.HTTPError:
+                pass
 
     # --- the REST API ---------------------------------------------------------------
 
@@ -305,7 +265,5 @@ class InfobipFake:
                     statuses, error_id = self._outcomes.get(to, (["DELIVERED"], None))
                     if not self.messages[mid]["intermediateReport"]:
                         statuses = [s for s in statuses if STATUS[s][0] != 1]
-                    self._pending += 1
-                    self._idle = trio.Event()
-                    self._nursery.start_soon(self._reports, mid, statuses, error_id)
+                    self._schedule(self._reports, mid, statuses, error_id)
         return JSONResponse({"bulkId": bulk, "messages": out})

@@ -36,11 +36,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from byosms.testing.http_fake import HttpFake
 
 __all__ = ["DESCRIPTIONS", "TelesignFake"]
 
@@ -68,15 +69,15 @@ def _rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
 
 
-class TelesignFake:
+class TelesignFake(HttpFake):
     """See the module docstring."""
 
     def __init__(self, *, customer_id: str | None = None, api_key: str | None = None,
                  host: str = "127.0.0.1", auto_callbacks: bool = True) -> None:
         self.customer_id = customer_id or "FFFFFFFF-EEEE-DDDD-1234-" + os.urandom(6).hex().upper()
         self.api_key = api_key or base64.b64encode(os.urandom(48)).decode()
+        super().__init__()
         self.host = host
-        self.port = 0
         self.auto_callbacks = auto_callbacks
         self.out_of_order = False
         self.duplicate_callbacks = False
@@ -88,19 +89,10 @@ class TelesignFake:
         self._nonces: set[str] = set()
         self._outcomes: dict[str, list[int]] = {}
         self._failures: list[tuple[int, int]] = []
-        self._pending = 0
-        self._idle = trio.Event()
-        self._idle.set()
-        self._client: httpx.AsyncClient | None = None
-        self._nursery: trio.Nursery | None = None
         self.app = Starlette(routes=[
             Route("/v1/messaging", self._send, methods=["POST"]),
             Route("/v1/messaging/{ref}", self._status, methods=["GET"]),
         ])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # --- behaviour --------------------------------------------------------------
 
@@ -112,32 +104,6 @@ class TelesignFake:
     def fail_next(self, n: int = 1, *, http_status: int = 429, code: int = 3204) -> None:
         """The next ``n`` sends fail so (429 / 3204 "Rate limit exceeded")."""
         self._failures.extend([(http_status, code)] * n)
-
-    # --- lifecycle --------------------------------------------------------------
-
-    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        from byosms.web import serve_web
-
-        async with httpx.AsyncClient(timeout=10.0) as client, trio.open_nursery() as nursery:
-            self._client = client
-            self._nursery = nursery
-            self.port = await nursery.start(serve_web, self.app, self.host, 0)
-            task_status.started(self)
-
-    async def __aenter__(self) -> TelesignFake:
-        self._cm = trio.open_nursery()
-        nursery = await self._cm.__aenter__()
-        await nursery.start(self.run)
-        self._outer = nursery
-        return self
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        self._outer.cancel_scope.cancel()
-        return await self._cm.__aexit__(*exc)
-
-    async def wait_idle(self) -> None:
-        while self._pending:
-            await self._idle.wait()
 
     # --- signing (TeleSign's side) ------------------------------------------------
 
@@ -230,19 +196,14 @@ class TelesignFake:
                                         signature=signature)
 
     async def _callbacks(self, ref: str, codes: list[int]) -> None:
-        try:
-            plan = list(reversed(codes)) if self.out_of_order else list(codes)
-            if self.duplicate_callbacks:
-                plan = [c for c in plan for _ in (0, 1)]
-            for code in plan:
-                try:
-                    await self.deliver(ref, code)
-                except httpx.HTTPError:
-                    pass
-        finally:
-            self._pending -= 1
-            if not self._pending:
-                self._idle.set()
+        plan = list(reversed(codes)) if self.out_of_order else list(codes)
+        if self.duplicate_callbacks:
+            plan = [c for c in plan for _ in (0, 1)]
+        for code in plan:
+            try:
+                await self.deliver(ref, code)
+            except httpx.HTTPError:
+                pass
 
     # --- the REST API -------------------------------------------------------------
 
@@ -277,9 +238,7 @@ class TelesignFake:
                               "external_id": form.get("external_id"),
                               "callback_url": form.get("callback_url")}
         if form.get("callback_url") and self.auto_callbacks and self._nursery is not None:
-            self._pending += 1
-            self._idle = trio.Event()
-            self._nursery.start_soon(self._callbacks, ref, self._outcomes.get(phone, [203, 200]))
+            self._schedule(self._callbacks, ref, self._outcomes.get(phone, [203, 200]))
         return JSONResponse({"reference_id": ref, "external_id": form.get("external_id"),
                              "status": {"code": 290, "description": "Message in progress",
                                         "updated_on": _rfc3339()}})
