@@ -71,9 +71,12 @@ async def test_s4_limit_exact_and_even_at_the_smsc() -> None:
     # Spread evenly: a grant every 1/MPS s, not MPS at once (a 100 ms window
     # holds MPS/10; +2 for a grant catching up after a stall and edges).
     assert max_in_window(arrivals, 0.1) <= MPS // 10 + 2
-    # And not needlessly slow: the sustained rate is within a few % of MPS,
-    # before the faults and after recovery.
+    # And not needlessly slow, before the faults and after recovery. The
+    # bound is loose on purpose: on a loaded 2-core CI machine the senders
+    # themselves fall behind (44/50 seen once); a limiter that wastes slots
+    # (a grant every 2 intervals) gives 25. tests/test_ratelimit.py holds the
+    # schedule to 1 % without the machine in the way.
     first = count_between(arrivals, t0 + 0.5, t_drop) / (t_drop - t0 - 0.5)
     last = count_between(arrivals, t_steady, t_end) / (t_end - t_steady)
-    assert first >= 0.96 * MPS, first
-    assert last >= 0.96 * MPS, last
+    assert first >= 0.8 * MPS, first
+    assert last >= 0.8 * MPS, last
