@@ -29,29 +29,17 @@ def _secret_fields() -> frozenset[str]:
 
 
 def _provider_fields_help() -> str:
-    """Every provider's configuration fields, for `integrations create --help`
-    (from each provider's config Struct: name, type, default)."""
+    """Every provider's configuration fields, for `integrations create --help`."""
     from byosms.providers import registry
+    from byosms.providers.reference import fields
 
     lines = ["provider configuration fields (--config file, --set, --secret-file):"]
     for spec in registry.specs():
         lines.append(f"  {spec.name}: {spec.description}".rstrip(": "))
-        schema = spec.config_schema()
-        defs = schema.get("$defs", {})
-        ref = schema.get("$ref", "")
-        body = defs.get(ref.rsplit("/", 1)[-1], schema) if ref else schema
-        required = set(body.get("required", ()))
-        for name, prop in body.get("properties", {}).items():
-            kind = prop.get("type") or ("/".join(str(x.get("type", x.get("$ref", "?")))
-                                                 .rsplit("/", 1)[-1]
-                                                 for x in prop.get("anyOf", [])) or "object")
-            if "enum" in prop:
-                kind = "|".join(map(str, prop["enum"]))
-            if prop.get("writeOnly"):
-                kind = "secret"
-            default = "required" if name in required else f"default {prop.get('default')!r}"
-            lines.append(f"    {name} ({kind}; {default})")
+        lines += [f"    {n} ({k}; {d})" for n, k, d in fields(spec)]
     return "\n".join(lines)
+
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 PREFIX = "/admin/v1"
 
