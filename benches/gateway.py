@@ -5,6 +5,7 @@ synchronous=FULL).
     .venv/bin/python benches/gateway.py [--n 20000] [--clients 2] [--batch 250]
                                        [--window 4] [--binds 2] [--tcp] [--recipients N]
                                        [--profile FILE] [--sql-profile] [--runs K]
+                                       [--single] [--rate MSG_PER_S]
 
 Processes: this one runs the Gateway (so its RSS is the gateway's); the
 simulator runs as `byosms smsc-sim` in a subprocess; the clients run in one
@@ -18,6 +19,12 @@ With --runs K the whole bench runs K times (a fresh gateway, simulator and
 database each) and ends with the median, min and max of sustained msg/s: on
 a shared 2-core machine one run says little (see benches/ab.py to compare two
 trees).
+
+Traffic shapes: by default applications batch (250 sends a frame);
+`--single` is a contact center's shape, one message per frame with 32
+frames in flight per client (= `--batch 1 --window 32`); `--rate R` paces
+the clients to R msg/s in all (frames start on a fixed schedule, so the
+send->accepted latency is measured at a steady load, not at saturation).
 
 The S4 rate limit caps a real integration at 100 msg/s; this bench builds
 the gateway with `unlimited_rate_for_bench=True` (not reachable from a
@@ -122,7 +129,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def client_main(url: str, tokens: list[str], n: int, batch: int, window: int,
-                      recipients: int) -> dict:
+                      recipients: int, rate: float = 0.0) -> dict:
     from byosms.client import connect
     from byosms.schemas import api
 
@@ -187,8 +194,13 @@ async def client_main(url: str, tokens: list[str], n: int, batch: int, window: i
                     finally:
                         slots.release()
 
+                # Paced: this client's share of the rate, frames on a schedule.
+                gap = batch * len(tokens) / rate if rate > 0 else 0.0
+                t_begin = trio.current_time()
                 async with trio.open_nursery() as nursery:
-                    for start in range(0, per, batch):
+                    for j, start in enumerate(range(0, per, batch)):
+                        if gap:
+                            await trio.sleep_until(t_begin + j * gap)
                         await slots.acquire()
                         nursery.start_soon(frame, start)
 
@@ -300,6 +312,7 @@ async def gateway_main(args: argparse.Namespace) -> int:
             cmd = [sys.executable, __file__, "--client", f"ws://127.0.0.1:{gw.ws_port}/",
                    "--n", str(args.n), "--batch", str(args.batch), "--window",
                    str(args.window), "--recipients", str(args.recipients or args.n),
+                   "--rate", str(args.rate),
                    *[a for t in tokens for a in ("--token", t)]]
             batches0 = gw.store.inner.batches
             cpu0 = (cpu_seconds(), cpu_seconds(sim.pid))
@@ -364,12 +377,19 @@ def main() -> int:
                    help="time each statement of the store's writer (wall and CPU)")
     p.add_argument("--runs", type=int, default=1, metavar="K",
                    help="run the whole bench K times; print the median, min and max")
+    p.add_argument("--single", action="store_true",
+                   help="one message per frame, 32 frames in flight per client")
+    p.add_argument("--rate", type=float, default=0.0, metavar="MSG_PER_S",
+                   help="pace all clients together to this many msg/s (default: as fast as "
+                   "the window allows)")
     p.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     p.add_argument("--token", action="append", default=[], help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.single:
+        args.batch, args.window = 1, 32
     if args.client:
         r = trio.run(client_main, args.client, args.token, args.n, args.batch, args.window,
-                     args.recipients or args.n)
+                     args.recipients or args.n, args.rate)
         print(json.dumps(r))
         return 0
     args.sustained = []
