@@ -44,6 +44,7 @@ __all__ = [
     "TWILIO_DEFAULTS",
     "INFOBIP_DEFAULTS",
     "TELESIGN_DEFAULTS",
+    "VIBES_DEFAULTS",
     "canonical_charset",
     "default_advanced_config",
     "load_advanced_config",
@@ -412,6 +413,9 @@ TWILIO_DEFAULTS = "twilio-advanced-config.json"
 INFOBIP_DEFAULTS = "infobip-advanced-config.json"
 #: TeleSign's delivery status codes and REST error codes.
 TELESIGN_DEFAULTS = "telesign-advanced-config.json"
+#: Vibes' delivery-receipt error codes (its internal codes 1-20 as far as
+#: published); unlisted codes fall back to the receipt's type (providers/vibes.py).
+VIBES_DEFAULTS = "vibes-advanced-config.json"
 
 
 @functools.cache

@@ -6,6 +6,7 @@ from byosms.testing.smsc import Faults, MoResult, SmscSimulator, Stats
 from byosms.testing.infobip_fake import InfobipFake
 from byosms.testing.telesign_fake import TelesignFake
 from byosms.testing.twilio_fake import TwilioFake
+from byosms.testing.vibes_fake import VibesFake
 
 __all__ = ["FakeRuntime", "Faults", "InfobipFake", "MoResult", "SmscSimulator", "Stats", "TelesignFake",
-           "TwilioFake"]
+           "TwilioFake", "VibesFake"]
