@@ -80,8 +80,8 @@ def test_errors(plugin):
 
 def test_without_plugins(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **p: importlib.metadata.EntryPoints([]))
-    assert set(provider_factories()) == {"smpp", "twilio", "infobip", "telesign"}
-    with pytest.raises(ProviderLoadError, match="known: smpp, twilio, infobip, telesign"):
+    assert set(provider_factories()) == {"smpp", "twilio", "infobip", "telesign", "linkmobility"}
+    with pytest.raises(ProviderLoadError, match="known: smpp, twilio, infobip, telesign, linkmobility"):
         load_provider("acme")
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "TWILIO_DEFAULTS",
     "INFOBIP_DEFAULTS",
     "TELESIGN_DEFAULTS",
+    "LINKMOBILITY_DEFAULTS",
     "canonical_charset",
     "default_advanced_config",
     "load_advanced_config",
@@ -412,6 +413,8 @@ TWILIO_DEFAULTS = "twilio-advanced-config.json"
 INFOBIP_DEFAULTS = "infobip-advanced-config.json"
 #: TeleSign's delivery status codes and REST error codes.
 TELESIGN_DEFAULTS = "telesign-advanced-config.json"
+#: LINK Mobility MyLINK delivery status codes (`status.code` of its reports).
+LINKMOBILITY_DEFAULTS = "linkmobility-advanced-config.json"
 
 
 @functools.cache
