@@ -4,8 +4,9 @@ fake HTTP SMS providers)."""
 from byosms.testing.runtime import FakeRuntime
 from byosms.testing.smsc import Faults, MoResult, SmscSimulator, Stats
 from byosms.testing.infobip_fake import InfobipFake
+from byosms.testing.linkmobility_fake import LinkMobilityFake
 from byosms.testing.telesign_fake import TelesignFake
 from byosms.testing.twilio_fake import TwilioFake
 
-__all__ = ["FakeRuntime", "Faults", "InfobipFake", "MoResult", "SmscSimulator", "Stats", "TelesignFake",
+__all__ = ["FakeRuntime", "Faults", "InfobipFake", "LinkMobilityFake", "MoResult", "SmscSimulator", "Stats", "TelesignFake",
            "TwilioFake"]
