@@ -77,7 +77,7 @@ async def idle(r: Rig) -> None:
 def test_config_is_checked_and_secrets_are_declared():
     spec = registry.spec("linkmobility")
     base = {"client_id": "c", "client_secret": "s", "public_base_url": "https://gw.example"}
-    assert spec.secret_fields == {"client_secret", "webhook_header_value"}
+    assert spec.secret_fields == {"client_secret", "webhook_header_value", "password"}
     cfg = spec.decode_config(base)
     assert cfg.token_url == ("https://sso.linkmobility.com/auth/realms/CPaaS/protocol/"
                              "openid-connect/token")
@@ -272,3 +272,77 @@ async def test_allowed_ips_and_the_deactivated_gate():
         dropped = await r.fake.send_inbound(r.url("mo"), TO, SENDER, "hi")
         assert dropped.status_code == 200 and r.inbound == []
         assert [e.kind for e in r.events] == ["webhook_dropped"]
+
+
+# --- the legacy Common platform ---------------------------------------------------
+
+
+async def common(r: Rig, **cfg) -> LinkMobilityIntegration:
+    r.fake.gate_url = r.url("dlr")
+    return await r.integration(**{
+        "platform": "common", "client_id": None, "client_secret": None,
+        "api_base": r.fake.common_base, "username": r.fake.username,
+        "password": r.fake.password, "platform_id": r.fake.platform_id,
+        "platform_partner_id": r.fake.platform_partner_id,
+        "delivery_report_gates": [r.fake.gate_id], **cfg})
+
+
+def test_common_config_is_checked():
+    spec = registry.spec("linkmobility")
+    base = {"platform": "common", "public_base_url": "https://gw.example",
+            "api_base": "https://n-eu.linkmobility.io/sms", "username": "u", "password": "p",
+            "platform_id": "COMMON-API", "platform_partner_id": "1"}
+    assert spec.decode_config(base).client_id is None
+    with pytest.raises(ConfigInvalid, match="platform_partner_id"):
+        spec.decode_config({**base, "platform_partner_id": None})
+    with pytest.raises(ConfigInvalid, match="api_base"):
+        spec.decode_config({k: v for k, v in base.items() if k != "api_base"})
+
+
+async def test_common_send_reports_and_mapping():
+    async with rig() as r:
+        r.fake.outcome("+4712345671", [1000, 2104])
+        r.fake.outcome("+4712345672", [1002])
+        integ = await common(r)
+        (res,) = await integ.submit(msg("msg_1"))
+        (bad,) = await integ.submit(msg("msg_2", to="+4712345671"))
+        (old,) = await integ.submit(msg("msg_3", to="+4712345672"))
+        assert res.ok and bad.ok and old.ok and r.fake.token_requests == []
+        (_, path, body, auth) = r.fake.requests[0]
+        assert path == "/sms/send" and auth.startswith("Basic ")
+        assert body == {"source": SENDER, "sourceTON": "MSISDN", "destination": TO,
+                        "destinationTON": "MSISDN", "userData": "hello", "dcs": "TEXT",
+                        "platformId": r.fake.platform_id,
+                        "platformPartnerId": r.fake.platform_partner_id,
+                        "useDeliveryReport": True, "deliveryReportGates": [r.fake.gate_id],
+                        "refId": "msg_1", "ignoreResponse": False}
+        await idle(r)
+        by = {x.message_id: x for x in r.receipts if x.is_final}
+        assert (by["msg_1"].generic_code, by["msg_1"].vendor_code) == (G.SUCCESS, 1001)
+        assert (by["msg_2"].generic_code, by["msg_2"].cause, by["msg_2"].vendor_code) == (
+            G.UNDELIVERABLE, "DEST_ADDR_INVALID", 2104)
+        assert (by["msg_3"].generic_code, by["msg_3"].state) == (G.EXPIRED, 3)
+        assert [x.cause for x in r.receipts if x.message_id == "msg_1"] == ["SENT", "DELIVERED"]
+
+
+async def test_common_errors_and_inbound():
+    async with rig() as r:
+        r.fake.fail_next(1, http_status=503)
+        r.fake.reject("+4712345699")
+        integ = await common(r)
+        (res,) = await integ.submit(msg("msg_t"))
+        assert res.ok and res.attempts == 2
+        (bad,) = await integ.submit(msg("msg_r", to="+4712345699"))
+        assert not bad.ok and bad.attempts == 1 and bad.generic_code == G.REJECTED
+        for _ in range(2):
+            resp = await r.fake.send_common_inbound(r.url("mo"), TO, "NO-2333", "STOP now",
+                                                    message_id="mo-1")
+            assert resp.status_code == 200
+        (mo,) = r.inbound
+        assert (mo.source, mo.destination, mo.text, mo.extras["keyword"]) == (
+            TO, "NO-2333", "STOP now", "STOP")
+    async with rig() as r:
+        integ = await common(r, password="wrong")
+        (denied,) = await integ.submit(msg("msg_d"))
+        assert not denied.ok and denied.attempts == 1
+        assert (denied.cause, denied.vendor_code) == ("AUTHENTICATION_FAILED", 106100)

@@ -45,6 +45,7 @@ __all__ = [
     "INFOBIP_DEFAULTS",
     "TELESIGN_DEFAULTS",
     "LINKMOBILITY_DEFAULTS",
+    "LINKMOBILITY_COMMON_DEFAULTS",
     "canonical_charset",
     "default_advanced_config",
     "load_advanced_config",
@@ -415,6 +416,8 @@ INFOBIP_DEFAULTS = "infobip-advanced-config.json"
 TELESIGN_DEFAULTS = "telesign-advanced-config.json"
 #: LINK Mobility MyLINK delivery status codes (`status.code` of its reports).
 LINKMOBILITY_DEFAULTS = "linkmobility-advanced-config.json"
+#: LINK Mobility Common platform DLR result codes (`resultCode`; another code space).
+LINKMOBILITY_COMMON_DEFAULTS = "linkmobility-common-advanced-config.json"
 
 
 @functools.cache

@@ -1,6 +1,7 @@
 """LINK Mobility adapter on the MyLINK SMS API (PRODUCT.md D1–D3; API facts
-in spec/PROVIDERS-HTTP.md, "LINK Mobility", A), on the HTTP kit. The legacy
-"Common" platform (section B) is not implemented.
+in spec/PROVIDERS-HTTP.md, "LINK Mobility", A), on the HTTP kit; with
+``platform = "common"`` the legacy "Common" platform (section B) instead:
+see ``_send_common`` and the ``_common_*`` handlers.
 
 Auth: OAuth2 client credentials against LINK's SSO (Keycloak). The token is
 fetched at the first send, cached, renewed ``token_refresh_margin`` seconds
@@ -46,7 +47,7 @@ from typing import Any
 import httpx
 import trio
 
-from byosms.advanced_config import LINKMOBILITY_DEFAULTS, ErrorMapper, GenericErrorCode, load_advanced_config
+from byosms.advanced_config import LINKMOBILITY_COMMON_DEFAULTS, LINKMOBILITY_DEFAULTS, ErrorMapper, GenericErrorCode, load_advanced_config
 from byosms.message_states import one_segment_state
 from byosms.pipeline import (
     ACCEPTED,
@@ -76,9 +77,12 @@ from byosms.providers.http import (
 from byosms.providers.http.ordering import Match
 from byosms.schemas.linkmobility import LinkMobilityIntegrationConfig, decode_linkmobility_config
 
-__all__ = ["SEND_PATH", "SPEC", "LinkMobilityIntegration", "TokenError", "status_of"]
+__all__ = ["COMMON_SEND_PATH", "SEND_PATH", "SPEC", "LinkMobilityIntegration", "TokenError",
+           "common_status_of", "status_of"]
 
 SEND_PATH = "/sms/v1/messages"
+#: Common platform: relative to the account's `api_base` (…/sms).
+COMMON_SEND_PATH = "send"
 MAX_WEBHOOK_BODY = 256 * 1024
 #: expires_in when the token answer has none (UNCONFIRMED: Keycloak sends it).
 DEFAULT_TOKEN_LIFETIME = 300.0
@@ -104,6 +108,33 @@ _TYPES = {"accepted": _ACCEPTED, "queued": _QUEUED, "sent": _SENT, "retried": _R
           "read": (9, DELIVERED, True, _G.SUCCESS, "READ"),
           # "typing" is not an SMS status (other channels); in progress at most.
           "typing": _SENT}
+
+
+# Common platform DLR resultCode: temporary codes (in progress), 1001 delivered;
+# any other is final and failed (the mapping says how), 1002/1010 expired.
+_COMMON_TEMPORARY = {1000: "SENT", 1007: "DELIVERED_BILLING_DELAYED", 1008: "BILLED",
+                     1011: "BILLED_AND_SENT", 1012: "DELAYED_RESENDING"}
+_COMMON_AUTH_CODES = {106100, 106101}
+
+
+def common_status_of(code: int) -> tuple[int, int, bool, GenericErrorCode, str]:
+    """The reading of a Common platform report's ``resultCode``."""
+    if code in _COMMON_TEMPORARY:
+        return (2, ENROUTE, False, _G.EN_ROUTE, _COMMON_TEMPORARY[code])
+    if code == 1001:
+        return _DELIVERED
+    if code in (1002, 1010):
+        return _EXPIRED
+    if code == 4000:
+        return _NO_DLR
+    return _FAILED
+
+
+def _ton(address: str) -> str:
+    """sourceTON of a sender: MSISDN (+digits), SHORTNUMBER (digits) or ALPHANUMERIC."""
+    if address.startswith("+") and address[1:].isdigit():
+        return "MSISDN"
+    return "SHORTNUMBER" if address.isdigit() else "ALPHANUMERIC"
 
 
 def status_of(code: int | None, type_: str | None) -> tuple[int, int, bool, GenericErrorCode, str] | None:
@@ -148,7 +179,7 @@ def _error_text(response: httpx.Response) -> tuple[str | None, str]:
         return None, response.text[:200]
     if not isinstance(doc, dict):
         return None, response.text[:200]
-    code = doc.get("code")
+    code = doc.get("code") if doc.get("code") is not None else doc.get("status")  # Common: status
     text = str(doc.get("message") or doc.get("description") or doc.get("error_description")
                or doc.get("error") or "")
     return (str(code) if code is not None else None), text
@@ -171,8 +202,10 @@ class LinkMobilityIntegration(HttpAdapter):
                  transport: httpx.AsyncBaseTransport | None = None,
                  clock: Callable[[], float] = trio.current_time) -> None:
         self.config = config
-        self.errors = ErrorMapper(load_advanced_config(config.advanced_config,
-                                                       defaults=LINKMOBILITY_DEFAULTS))
+        self.common = config.platform == "common"
+        self.errors = ErrorMapper(load_advanced_config(
+            config.advanced_config,
+            defaults=LINKMOBILITY_COMMON_DEFAULTS if self.common else LINKMOBILITY_DEFAULTS))
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allowed_ips]
         self._clock = clock
         self._token: str | None = None
@@ -185,6 +218,8 @@ class LinkMobilityIntegration(HttpAdapter):
             on_mo=on_mo, on_opt_out=on_opt_out, runtime=runtime, active=active,
             transport=transport, max_webhook_body=MAX_WEBHOOK_BODY,
             headers={"Accept": "application/json"},
+            auth=(config.username or "", config.password.reveal()) if self.common
+            and config.password is not None else None,
         )
         self.stats.setdefault("token_fetches", 0)
 
@@ -200,6 +235,7 @@ class LinkMobilityIntegration(HttpAdapter):
                 return self._token
             self._token = None
             cfg = self.config
+            assert cfg.client_id is not None and cfg.client_secret is not None
             try:
                 reply = await self.http.request("POST", cfg.token_url, data={
                     "grant_type": "client_credentials", "client_id": cfg.client_id,
@@ -249,6 +285,8 @@ class LinkMobilityIntegration(HttpAdapter):
         return Classification(vendor_code=_int(code), message=text)
 
     async def send(self, message: OutboundMessage) -> SubmitResult:
+        if self.common:
+            return await self._send_common(message)
         body = self.request_body(message)
         attempts = 0
         renew: str | None = None
@@ -306,6 +344,57 @@ class LinkMobilityIntegration(HttpAdapter):
             segment_count=_segments(message.text or ""), ok=True, vendor_message_id=vid,
             vendor_status="Accepted", http_status=reply.status, attempts=attempts)
 
+    def common_request_body(self, message: OutboundMessage) -> dict[str, Any]:
+        """The Common platform send request for one message."""
+        if message.text is None:
+            raise ValueError("LINK Mobility takes the text of a message (it segments it itself)")
+        cfg = self.config
+        return {
+            "source": message.source, "sourceTON": _ton(message.source),
+            "destination": message.destination, "destinationTON": "MSISDN",
+            "userData": message.text, "dcs": "TEXT",  # TEXT: LINK picks GSM/UCS-2 and splits
+            "platformId": cfg.platform_id, "platformPartnerId": cfg.platform_partner_id,
+            # Reports only where a gate is set up (else useDeliveryReport must be false).
+            "useDeliveryReport": bool(cfg.delivery_report_gates),
+            "deliveryReportGates": list(cfg.delivery_report_gates),
+            "refId": message.message_id,
+            # The doc says it defaults to true, yet shows 200 bodies: always false.
+            "ignoreResponse": False,
+        }
+
+    async def _send_common(self, message: OutboundMessage) -> SubmitResult:
+        body = self.common_request_body(message)
+        try:
+            reply = await self.http.request("POST", COMMON_SEND_PATH, json=body)
+        except HttpTransportError as e:
+            return self.failed(message, attempts=e.attempts, http_status=None, vendor_code=None,
+                               generic_code=_G.RETRYABLE_FAILURE, cause="HTTP_ERROR",
+                               detail=e.detail)
+        if not reply.ok:
+            code, text = _error_text(reply.response)
+            status, vcode = reply.status, _int(code)
+            if reply.verdict in ("throttled", "retryable") or status >= 500:
+                generic, cause = _G.RETRYABLE_FAILURE, "THROTTLED" if status == 429 else "HTTP_ERROR"
+            elif status in (401, 403) or vcode in _COMMON_AUTH_CODES:
+                generic, cause = _G.PERMANENT_FAILURE, "AUTHENTICATION_FAILED"
+            else:
+                generic, cause = _G.REJECTED, str(vcode) if vcode else "BAD_REQUEST"
+            return self.failed(message, attempts=reply.attempts, http_status=status,
+                               vendor_code=vcode, generic_code=generic, cause=cause, detail=text)
+        try:
+            doc = reply.response.json()
+            vid = str(doc["messageId"])
+        except (ValueError, KeyError, TypeError):
+            # 2xx without a messageId (a 204 of ignoreResponse): maybe at LINK.
+            return self.failed(message, attempts=reply.attempts, http_status=reply.status,
+                               vendor_code=None, generic_code=_G.UNKNOWN_FAILURE,
+                               cause="UNREADABLE_RESPONSE", detail=reply.response.text[:200])
+        return SubmitResult(
+            message_id=message.message_id, segment_id=self.first_segment_id(message),
+            segment_count=_int(doc.get("smsCount")) or _segments(message.text or ""), ok=True,
+            vendor_message_id=vid, vendor_status=str(doc.get("description") or "") or None,
+            http_status=reply.status, attempts=reply.attempts)
+
     # --- webhooks -------------------------------------------------------------
 
     def routes(self) -> dict[str, Route]:
@@ -337,9 +426,11 @@ class LinkMobilityIntegration(HttpAdapter):
         status = payload.get("status")
         if isinstance(status, dict) and status.get("messageId"):
             return str(status["messageId"])
-        return str(payload.get("eventId") or "?")
+        return str(payload.get("eventId") or payload.get("id") or payload.get("messageId") or "?")
 
     async def _report(self, request: WebhookRequest, doc: dict[str, Any]) -> None:
+        if self.common:
+            return await self._common_report(doc)
         status = doc.get("status")
         status = status if isinstance(status, dict) else {}
         vid = status.get("messageId")
@@ -374,7 +465,55 @@ class LinkMobilityIntegration(HttpAdapter):
         await self.deliver_receipt(str(vid), rank=rank, final=final, message_id=hint,
                                    build=receipt)
 
+    async def _common_report(self, doc: dict[str, Any]) -> None:
+        """A Common platform DLR: {refId, id, resultCode, operator, sentTimestamp, …}."""
+        vid, code = doc.get("id"), _int(doc.get("resultCode"))
+        if not vid or code is None:
+            self._emit("protocol_error", "protocol_error",
+                       f"delivery report without id or resultCode {doc.get('resultCode')!r}")
+            return
+        rank, state, final, generic, cause = common_status_of(code)
+        if final and state != DELIVERED:
+            mapped = self.errors.map(code)
+            if mapped.cause != "UNMAPPED_VENDOR_CODE":
+                generic, cause = mapped.generic_code, mapped.cause
+        ref = doc.get("refId")
+        hint = ref if isinstance(ref, str) and ref.startswith("msg_") else None
+
+        def receipt(m: Match) -> DeliveryReceipt:
+            return DeliveryReceipt(
+                vendor_message_id=str(vid), state=state, state_name=cause, is_final=final,
+                generic_code=generic, cause=cause, vendor_code=code,
+                message_id=m.message_id or hint,
+                segment_id=m.segment_id or (f"{hint}:1" if hint else None),
+                segment_index=1 if (m.message_id or hint) else None,
+                segment_count=m.segment_count or _int(doc.get("segments")),
+                message_state=one_segment_state(state if final else None),
+                done_date=doc.get("timestamp"), early=m.early)
+
+        await self.deliver_receipt(str(vid), rank=rank, final=final, message_id=hint,
+                                   build=receipt)
+
+    async def _common_inbound(self, doc: dict[str, Any]) -> None:
+        """A Common platform MO: {source, destination, content.userData, messageId, …}.
+        ``destination`` may carry a country prefix ("NO-2333") and is passed
+        on as is (how it matches a configured number is UNCONFIRMED)."""
+        content = doc.get("content") if isinstance(doc.get("content"), dict) else {}
+        text = content.get("userData")
+        if not isinstance(text, str):
+            self.stats["inbound_without_text"] = self.stats.get("inbound_without_text", 0) + 1
+            return
+        route = doc.get("route") if isinstance(doc.get("route"), dict) else {}
+        await self.deliver_inbound(InboundMessage(
+            source=str(doc.get("source") or ""), destination=str(doc.get("destination") or ""),
+            text=text, vendor_message_id=str(doc.get("messageId") or ""),
+            extras={k: str(v) for k, v in (("keyword", route.get("keyword")),
+                                           ("operator", doc.get("operator")),
+                                           ("timestamp", doc.get("timestamp"))) if v}))
+
     async def _inbound(self, request: WebhookRequest, doc: dict[str, Any]) -> None:
+        if self.common:
+            return await self._common_inbound(doc)
         reply = doc.get("reply")
         reply = reply if isinstance(reply, dict) else {}
         text = reply.get("text")
@@ -407,6 +546,8 @@ SPEC = ProviderSpec(
            "URL, content format JSON, with a custom header whose name and value are "
            "webhook_header and webhook_header_value here; also set allowed_ips to LINK's "
            "published source addresses. Each message also names the status URL "
-           "(callback_mode \"URL\"). Numbers are not checked at LINK on import."),
-    description="LINK Mobility MyLINK SMS API (OAuth2, JSON)",
+           "(callback_mode \"URL\"). platform \"common\": ask LINK Support for DLR gates posting "
+           "to the status URL (delivery_report_gates) and MO to the inbound URL. Numbers are "
+           "not checked at LINK on import."),
+    description="LINK Mobility MyLINK SMS API (OAuth2, JSON); legacy Common platform",
 )

@@ -33,15 +33,27 @@ _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 
 
 class LinkMobilityIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    #: OAuth2 client credentials from the MyLINK Portal (API credentials).
-    client_id: Annotated[str, msgspec.Meta(min_length=1)]
-    client_secret: Secret
+    #: "mylink": the MyLINK SMS API (OAuth2; the default). "common": the
+    #: legacy Common platform SMS REST API (Basic auth, per-account host in
+    #: `api_base`, e.g. https://n-eu.linkmobility.io/sms).
+    platform: Literal["mylink", "common"] = "mylink"
+    #: MyLINK: OAuth2 client credentials from the MyLINK Portal (API credentials).
+    client_id: str | None = None
+    client_secret: Secret | None = None
     #: LINK's SSO token endpoint (client-credentials grant).
     token_url: str = DEFAULT_TOKEN_URL
     #: The MyLINK SMS API; messages go to {api_base}/sms/v1/messages.
     api_base: str = DEFAULT_API_BASE
     #: The gateway as LINK reaches it (D3): callback URLs are built from it.
     public_base_url: str
+    #: Common: the Basic credentials and ids LINK Support issues.
+    username: str | None = None
+    password: Secret | None = None
+    platform_id: str | None = None
+    platform_partner_id: str | None = None
+    #: Common: the DLR gate ids to report to (set up by LINK Support to
+    #: post to the status URL); empty: no delivery reports are asked for.
+    delivery_report_gates: list[str] = []
     #: The custom header set on the callbacks in the MyLINK Portal
     #: (Callback Management, "headers"): its name and secret value. No value:
     #: callbacks are not checked by header (then set `allowed_ips`).
@@ -72,6 +84,18 @@ class LinkMobilityIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown
     receipt_timeout: Annotated[float, msgspec.Meta(ge=1, le=30 * 86400)] = 48 * 3600.0
 
     def __post_init__(self) -> None:
+        if self.platform == "mylink":
+            if not self.client_id or self.client_secret is None:
+                raise ValueError("`client_id` and `client_secret` are required with platform "
+                                 "\"mylink\"")
+        else:
+            missing = [n for n in ("username", "password", "platform_id", "platform_partner_id")
+                       if not getattr(self, n)]
+            if missing:
+                raise ValueError(f"`{missing[0]}` is required with platform \"common\"")
+            if self.api_base == DEFAULT_API_BASE:
+                raise ValueError("`api_base` must be the account's Common host with platform "
+                                 "\"common\" (e.g. https://n-eu.linkmobility.io/sms)")
         for name in ("token_url", "api_base", "public_base_url"):
             value = getattr(self, name)
             if not _HTTP_URL.match(value):

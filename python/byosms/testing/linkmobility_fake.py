@@ -21,10 +21,17 @@ every callback with the custom header set "in the portal"
         await fake.send_inbound(url, "+4712345678", "+4790000000", "STOP")
 
 ``out_of_order`` and ``duplicate_reports`` exercise the gateway's ordering.
+
+The legacy Common platform is served too: ``POST {common_base}/send`` with
+Basic credentials (``username`` / ``password``), 200 ``{messageId,
+resultCode: 1005, description: "Queued"}``, its DLRs (``resultCode``) posted
+to ``gate_url`` when the send names a gate, and ``send_common_inbound``.
+Outcome codes are then Common result codes (default [1000, 1001]).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -46,6 +53,7 @@ __all__ = ["LinkMobilityFake", "STATUS_TYPES", "TOKEN_PATH", "status_type"]
 
 TOKEN_PATH = "/auth/realms/CPaaS/protocol/openid-connect/token"
 SEND_PATH = "/sms/v1/messages"
+COMMON_SEND_PATH = "/sms/send"
 
 
 def status_type(code: int) -> str:
@@ -75,8 +83,16 @@ class LinkMobilityFake(HttpFake):
     def __init__(self, *, client_id: str | None = None, client_secret: str | None = None,
                  host: str = "127.0.0.1", auto_reports: bool = True, token_ttl: float = 300.0,
                  webhook_header: str = "X-Webhook-Token",
-                 webhook_header_value: str | None = None, dlr_url: str | None = None) -> None:
+                 webhook_header_value: str | None = None, dlr_url: str | None = None,
+                 gate_url: str | None = None) -> None:
         super().__init__()
+        self.username = "user-" + os.urandom(4).hex()
+        self.password = os.urandom(12).hex()
+        self.platform_id = "COMMON-API"
+        self.platform_partner_id = str(int.from_bytes(os.urandom(3), "big"))
+        self.gate_id = "gate-" + os.urandom(3).hex()
+        #: Where the Common platform's DLR gate posts (set up by LINK Support).
+        self.gate_url = gate_url
         self.host = host
         self.client_id = client_id or "client-" + os.urandom(4).hex()
         self.client_secret = client_secret or os.urandom(16).hex()
@@ -103,11 +119,18 @@ class LinkMobilityFake(HttpFake):
         self._failures: list[tuple[int, str | None]] = []
         self._token_failures: list[int] = []
         self.app = Starlette(routes=[Route(TOKEN_PATH, self._token, methods=["POST"]),
-                                     Route(SEND_PATH, self._send, methods=["POST"])])
+                                     Route(SEND_PATH, self._send, methods=["POST"]),
+                                     Route(COMMON_SEND_PATH, self._send_common,
+                                           methods=["POST"])])
 
     @property
     def token_url(self) -> str:
         return self.base_url + TOKEN_PATH
+
+    @property
+    def common_base(self) -> str:
+        """The Common platform's per-account base (…/sms)."""
+        return self.base_url + "/sms"
 
     # --- behaviour --------------------------------------------------------------
 
@@ -158,7 +181,8 @@ class LinkMobilityFake(HttpFake):
     async def deliver(self, message_id: str, code: int) -> httpx.Response:
         """Send one delivery report for ``message_id`` now; our answer."""
         url = self.messages[message_id]["reportUrl"]
-        doc = self.report_body(message_id, code)
+        doc = (self.common_report_body(message_id, code) if self.messages[message_id].get("common")
+               else self.report_body(message_id, code))
         try:
             response = await self.post_webhook(url, doc)
         except httpx.HTTPError:
@@ -186,6 +210,33 @@ class LinkMobilityFake(HttpFake):
         return await self.post_webhook(url, self.inbound_body(from_, to, text, event_id=event_id),
                                        headers=headers)
 
+    def common_report_body(self, message_id: str, code: int) -> dict[str, Any]:
+        """A Common platform DLR of one message."""
+        m = self.messages[message_id]
+        return {"refId": m.get("referenceId"), "id": message_id, "operator": "no.telenor",
+                "sentTimestamp": _now(), "timestamp": _now(), "resultCode": code,
+                "operatorResultCode": "0", "segments": m["segments"],
+                "gateCustomParameters": {}, "customParameters": {}}
+
+    def common_inbound_body(self, from_: str, to: str, text: str, *,
+                            message_id: str | None = None) -> dict[str, Any]:
+        """A Common platform MO (the route trimmed to the fields we read)."""
+        words = text.split()
+        return {"destination": to, "subNumber": None, "source": from_,
+                "content": {"type": "SMS", "userData": text, "encoding": "TEXT"},
+                "operator": "no.telenor", "timestamp": _now(),
+                "messageId": message_id or os.urandom(12).hex(), "operatorTimestamp": _now(),
+                "route": {"type": "KEYWORD_ROUTE", "keyword": words[0].upper() if words else "",
+                          "number": to, "active": True},
+                "gateCustomParameters": {}, "customParameters": {}}
+
+    async def send_common_inbound(self, url: str, from_: str, to: str, text: str, *,
+                                  message_id: str | None = None,
+                                  headers: dict[str, str] | None = None) -> httpx.Response:
+        return await self.post_webhook(
+            url, self.common_inbound_body(from_, to, text, message_id=message_id),
+            headers=headers)
+
     async def _reports(self, message_id: str, codes: list[int]) -> None:
         plan = list(reversed(codes)) if self.out_of_order else list(codes)
         if self.duplicate_reports:
@@ -195,6 +246,55 @@ class LinkMobilityFake(HttpFake):
                 await self.deliver(message_id, code)
             except httpx.HTTPError:
                 pass
+
+    async def _send_common(self, request: Request) -> Response:
+        try:
+            doc = json.loads(await request.body())
+        except ValueError:
+            doc = None
+        auth = request.headers.get("authorization", "")
+        self.requests.append((request.method, request.url.path, doc, auth))
+        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        if auth != expected:
+            return JSONResponse({"status": 106100, "description": "Invalid authentication",
+                                 "translatedDescription": None}, status_code=401)
+        if self._failures:
+            status, retry_after = self._failures.pop(0)
+            r: Response = JSONResponse({"status": 106000, "description": "Unknown error",
+                                        "translatedDescription": None}, status_code=status)
+            if retry_after is not None:
+                r.headers["Retry-After"] = retry_after
+            return r
+        if not isinstance(doc, dict) or not doc.get("source") or not doc.get("userData") \
+                or not str(doc.get("destination") or "").startswith("+"):
+            return JSONResponse({"status": 106000, "description": "Invalid request",
+                                 "translatedDescription": None}, status_code=400)
+        if doc.get("platformId") != self.platform_id:
+            return JSONResponse({"status": 106200, "description": "Invalid platformId",
+                                 "translatedDescription": None}, status_code=400)
+        if doc.get("platformPartnerId") != self.platform_partner_id:
+            return JSONResponse({"status": 106201, "description": "Invalid platformPartnerId",
+                                 "translatedDescription": None}, status_code=400)
+        gates = doc.get("deliveryReportGates") or []
+        if doc.get("useDeliveryReport", True) and not gates:
+            return JSONResponse({"status": 106300, "description": "No delivery report gates",
+                                 "translatedDescription": None}, status_code=400)
+        to = doc["destination"]
+        if to in self._rejects:
+            return JSONResponse({"status": 106000, "description": "Invalid destination",
+                                 "translatedDescription": None}, status_code=self._rejects[to])
+        mid = base64.b64encode(os.urandom(18)).decode()
+        text = str(doc["userData"])
+        url = self.gate_url if self.gate_id in gates else None
+        self.messages[mid] = {
+            "requestId": None, "recipient": to, "sender": doc["source"], "text": text,
+            "encoding": doc.get("dcs"), "referenceId": doc.get("refId"),
+            "segments": _segments(text), "reportUrl": url, "common": True}
+        if url and self.auto_reports and self._nursery is not None:
+            self._schedule(self._reports, mid, self._outcomes.get(to, [1000, 1001]))
+        if doc.get("ignoreResponse", True):
+            return Response(status_code=204)
+        return JSONResponse({"messageId": mid, "resultCode": 1005, "description": "Queued"})
 
     # --- the REST API --------------------------------------------------------------
 
