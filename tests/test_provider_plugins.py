@@ -80,8 +80,10 @@ def test_errors(plugin):
 
 def test_without_plugins(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **p: importlib.metadata.EntryPoints([]))
-    assert set(provider_factories()) == {"smpp", "twilio", "infobip", "telesign", "vibes"}
-    with pytest.raises(ProviderLoadError, match="known: smpp, twilio, infobip, telesign, vibes"):
+    assert set(provider_factories()) == {"smpp", "twilio", "infobip", "telesign", "linkmobility",
+                                         "vibes"}
+    with pytest.raises(ProviderLoadError,
+                       match="known: smpp, twilio, infobip, telesign, linkmobility, vibes"):
         load_provider("acme")
 
 

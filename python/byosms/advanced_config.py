@@ -45,6 +45,8 @@ __all__ = [
     "INFOBIP_DEFAULTS",
     "TELESIGN_DEFAULTS",
     "VIBES_DEFAULTS",
+    "LINKMOBILITY_DEFAULTS",
+    "LINKMOBILITY_COMMON_DEFAULTS",
     "canonical_charset",
     "default_advanced_config",
     "load_advanced_config",
@@ -416,6 +418,10 @@ TELESIGN_DEFAULTS = "telesign-advanced-config.json"
 #: Vibes' delivery-receipt error codes (its internal codes 1-20 as far as
 #: published); unlisted codes fall back to the receipt's type (providers/vibes.py).
 VIBES_DEFAULTS = "vibes-advanced-config.json"
+#: LINK Mobility MyLINK delivery status codes (`status.code` of its reports).
+LINKMOBILITY_DEFAULTS = "linkmobility-advanced-config.json"
+#: LINK Mobility Common platform DLR result codes (`resultCode`; another code space).
+LINKMOBILITY_COMMON_DEFAULTS = "linkmobility-common-advanced-config.json"
 
 
 @functools.cache

@@ -24,6 +24,7 @@ BUILTIN: dict[str, str] = {
     "twilio": "byosms.providers.twilio:SPEC",
     "infobip": "byosms.providers.infobip:SPEC",
     "telesign": "byosms.providers.telesign:SPEC",
+    "linkmobility": "byosms.providers.linkmobility:SPEC",
     "vibes": "byosms.providers.vibes:SPEC",
 }
 
