@@ -318,3 +318,12 @@ def test_merge_property(custom):
         if int(key) not in custom:
             assert mapper.map(int(key)).cause == raw["genericErrorCause"]
     assert len(cfg.protocolSpecificCodeMapping) == len(set(custom) | {int(k) for k in SEED["protocolSpecificCodeMapping"]})
+
+
+def test_known_is_the_mapping_or_none():
+    from byosms.advanced_config import TWILIO_DEFAULTS, ErrorMapper, load_advanced_config
+
+    m = ErrorMapper(load_advanced_config(None, defaults=TWILIO_DEFAULTS))
+    assert m.known(21610) == m.map(21610) and m.known("21610") == m.map(21610)
+    assert m.known(99999) is None and m.known(None) is None and m.known("nonsense") is None
+    assert m.map(99999).cause == "UNMAPPED_VENDOR_CODE"

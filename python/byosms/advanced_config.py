@@ -494,6 +494,14 @@ class ErrorMapper:
             return hit
         return MappedError(GenericErrorCode.UNKNOWN_FAILURE, "UNMAPPED_VENDOR_CODE", None, parse_vendor_code(vendor_code))
 
+    def known(self, vendor_code: int | str | None) -> MappedError | None:
+        """The mapping of a vendor code the configuration names; None for an
+        unmapped, invalid or missing code (the caller has its own fallback)."""
+        if vendor_code is None:
+            return None
+        code = vendor_code if type(vendor_code) is int else parse_vendor_code(vendor_code)
+        return self._by_code.get(code)  # type: ignore[arg-type]
+
     def is_retryable(self, vendor_code: int | str) -> bool:
         """Whether a vendor code maps to RETRYABLE_FAILURE or DEFERRED."""
         return self.map(vendor_code).generic_code in (GenericErrorCode.RETRYABLE_FAILURE, GenericErrorCode.DEFERRED)

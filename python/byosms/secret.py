@@ -53,3 +53,12 @@ def enc_hook(obj: Any) -> Any:
     if isinstance(obj, Secret):
         return "********"
     raise NotImplementedError(f"no encoder for {type(obj)!r}")
+
+
+def schema_hook(type_: type) -> dict[str, Any]:
+    """msgspec JSON Schema hook: a `Secret` is a write-only string.
+    NotImplementedError is msgspec's signal for "not a type I know"."""
+    if type_ is Secret:
+        return {"type": "string", "writeOnly": True,
+                "description": "secret: stored encrypted, answered as \"********\""}
+    raise NotImplementedError(f"no schema for {type_!r}")

@@ -36,7 +36,7 @@ from byosms.pipeline import (
     WebhookRequest,
     WebhookResponse,
 )
-from byosms.secret import Secret, dec_hook
+from byosms.secret import Secret, dec_hook, schema_hook
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -249,7 +249,7 @@ class ProviderSpec:
         """JSON Schema of the configuration (the admin API's OpenAPI)."""
         if self.config_type is None:
             return {"type": "object"}
-        return msgspec.json.schema(self.config_type, schema_hook=_schema_hook)
+        return msgspec.json.schema(self.config_type, schema_hook=schema_hook)
 
     def callback_urls(self, integration_id: str, config: Mapping[str, Any]) -> CallbackUrls | None:
         """D3: where the provider must call us, from the integration's
@@ -317,13 +317,6 @@ def _accepted_kwargs(fn: Callable[..., Any]) -> frozenset[str] | None:
     return frozenset(p.name for p in params
                      if p.kind in (inspect.Parameter.KEYWORD_ONLY,
                                    inspect.Parameter.POSITIONAL_OR_KEYWORD))
-
-
-def _schema_hook(tp: type) -> dict[str, Any]:
-    if tp is Secret:
-        return {"type": "string", "writeOnly": True, "description": "secret: stored encrypted, "
-                "answered as \"********\""}
-    raise NotImplementedError
 
 
 def callback(fn: Callable[[Any], Any] | None) -> Callable[[Any], Awaitable[Any]] | None:

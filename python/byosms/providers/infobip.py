@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
@@ -66,6 +65,7 @@ from byosms.providers.http import (
     Route,
     WebhookRefused,
 )
+from byosms.providers.http.fields import as_int, e164
 from byosms.providers.http.ordering import Match
 from byosms.schemas.infobip import InfobipIntegrationConfig, decode_infobip_config
 
@@ -101,16 +101,6 @@ def _digits(address: str) -> str:
     return address[1:] if address.startswith("+") and address[1:].isdigit() else address
 
 
-def _e164(address: str) -> str:
-    a = (address or "").strip()
-    return "+" + a if a.isdigit() and len(a) > 6 else a
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str]:
@@ -150,9 +140,9 @@ class InfobipIntegration(HttpAdapter):
         self.config = config
         self.errors = ErrorMapper(load_advanced_config(config.advanced_config,
                                                        defaults=INFOBIP_DEFAULTS))
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allowed_ips]
         super().__init__(
             integration_id=integration_id, public_base_url=config.public_base_url,
+            allowed_ips=config.allowed_ips,
             settings=ClientSettings.of(config, base_url=config.base_url),
             on_event=on_event, on_submit_result=on_submit_result, on_receipt=on_receipt,
             on_mo=on_mo, on_opt_out=on_opt_out, runtime=runtime, active=active,
@@ -220,12 +210,12 @@ class InfobipIntegration(HttpAdapter):
                                vendor_code=None, generic_code=_G.UNKNOWN_FAILURE,
                                cause="UNREADABLE_RESPONSE", detail=reply.response.text[:200])
         status = row.get("status") or {}
-        if _int(status.get("groupId")) == 5:  # REJECTED at once
+        if as_int(status.get("groupId")) == 5:  # REJECTED at once
             return self.failed(message, attempts=reply.attempts, http_status=reply.status,
-                               vendor_code=_int(status.get("id")), generic_code=_G.REJECTED,
+                               vendor_code=as_int(status.get("id")), generic_code=_G.REJECTED,
                                cause=str(status.get("name") or "REJECTED"),
                                detail=str(status.get("description") or ""))
-        count = _int((row.get("details") or {}).get("messageCount")) or 1
+        count = as_int((row.get("details") or {}).get("messageCount")) or 1
         return SubmitResult(
             message_id=message.message_id, segment_id=self.first_segment_id(message),
             segment_count=max(count, 1), ok=True,
@@ -239,13 +229,6 @@ class InfobipIntegration(HttpAdapter):
         return {"dlr": Route(handler=self._reports), "mo": Route(handler=self._inbound)}
 
     def authenticate(self, request: WebhookRequest) -> dict[str, Any]:
-        if self._networks:
-            try:
-                peer = ipaddress.ip_address(request.remote_addr or "")
-            except ValueError:
-                raise WebhookRefused("no peer address to check against allowed_ips") from None
-            if not any(peer in n for n in self._networks):
-                raise WebhookRefused(f"{peer} is not in allowed_ips")
         cfg = self.config
         if cfg.webhook_auth == "basic":
             assert cfg.webhook_username is not None and cfg.webhook_password is not None
@@ -285,20 +268,20 @@ class InfobipIntegration(HttpAdapter):
     async def _report(self, row: dict[str, Any]) -> None:
         vid = row.get("messageId")
         status = row.get("status") or {}
-        group = _int(status.get("groupId"))
+        group = as_int(status.get("groupId"))
         info = _GROUPS.get(group) if group is not None else None
         if not vid or info is None:
             self._emit("protocol_error", "protocol_error",
                        f"delivery report without messageId or with unknown status group {group!r}")
             return
         rank, state, final, generic, cause = info
-        if group == 3 and _int(status.get("id")) == _DELIVERED_TO_OPERATOR:
+        if group == 3 and as_int(status.get("id")) == _DELIVERED_TO_OPERATOR:
             rank, state, final, generic, cause = 2, ENROUTE, False, _G.EN_ROUTE, "DELIVERED_TO_OPERATOR"
         error = row.get("error") or {}
-        code = _int(error.get("id")) or None
+        code = as_int(error.get("id")) or None
         if code and final and state != DELIVERED:
-            mapped = self.errors.map(code)
-            if mapped.cause != "UNMAPPED_VENDOR_CODE":
+            mapped = self.errors.known(code)
+            if mapped is not None:
                 generic, cause = mapped.generic_code, mapped.cause
             else:
                 cause = str(error.get("name") or cause)
@@ -314,7 +297,7 @@ class InfobipIntegration(HttpAdapter):
                 message_id=m.message_id or hint,
                 segment_id=m.segment_id or (f"{hint}:1" if hint else None),
                 segment_index=1 if (m.message_id or hint) else None,
-                segment_count=m.segment_count or _int(row.get("messageCount") or row.get("smsCount")),
+                segment_count=m.segment_count or as_int(row.get("messageCount") or row.get("smsCount")),
                 message_state=one_segment_state(state if final else None),
                 done_date=row.get("doneAt"), early=m.early)
 
@@ -325,10 +308,10 @@ class InfobipIntegration(HttpAdapter):
         for row in doc["results"]:
             if not isinstance(row, dict):
                 continue
-            parts = _int(row.get("smsCount")) or 1
+            parts = as_int(row.get("smsCount")) or 1
             await self.deliver_inbound(InboundMessage(
-                source=_e164(str(row.get("from") or "")),
-                destination=_e164(str(row.get("to") or "")),
+                source=e164(str(row.get("from") or "")),
+                destination=e164(str(row.get("to") or "")),
                 text=str(row.get("text") if row.get("text") is not None else row.get("cleanText") or ""),
                 vendor_message_id=str(row.get("messageId") or ""),
                 parts=parts, total=parts,

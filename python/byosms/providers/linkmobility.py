@@ -39,7 +39,6 @@ callback retry policy is UNCONFIRMED: inbound messages are de-duplicated by
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +73,7 @@ from byosms.providers.http import (
     Route,
     WebhookRefused,
 )
+from byosms.providers.http.fields import as_int
 from byosms.providers.http.ordering import Match
 from byosms.schemas.linkmobility import LinkMobilityIntegrationConfig, decode_linkmobility_config
 
@@ -157,12 +157,6 @@ class TokenError(Exception):
         self.detail, self.status, self.attempts = detail, status, attempts
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
 
 def _segments(text: str) -> int:
     """An estimate of LINK's part count (GSM-7 or UCS-2 lengths)."""
@@ -206,13 +200,13 @@ class LinkMobilityIntegration(HttpAdapter):
         self.errors = ErrorMapper(load_advanced_config(
             config.advanced_config,
             defaults=LINKMOBILITY_COMMON_DEFAULTS if self.common else LINKMOBILITY_DEFAULTS))
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allowed_ips]
         self._clock = clock
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = trio.Lock()
         super().__init__(
             integration_id=integration_id, public_base_url=config.public_base_url,
+            allowed_ips=config.allowed_ips,
             settings=ClientSettings.of(config, base_url=config.api_base),
             on_event=on_event, on_submit_result=on_submit_result, on_receipt=on_receipt,
             on_mo=on_mo, on_opt_out=on_opt_out, runtime=runtime, active=active,
@@ -252,7 +246,7 @@ class LinkMobilityIntegration(HttpAdapter):
             except (ValueError, KeyError, TypeError):
                 raise TokenError("token answer without access_token", status=reply.status,
                                  attempts=reply.attempts) from None
-            lifetime = float(_int(doc.get("expires_in")) or DEFAULT_TOKEN_LIFETIME)
+            lifetime = float(as_int(doc.get("expires_in")) or DEFAULT_TOKEN_LIFETIME)
             # Renew a margin early; never treat a token as valid for less than
             # no time at all (a lifetime shorter than the margin: reuse briefly).
             self._token_expires = self._clock() + max(lifetime - cfg.token_refresh_margin,
@@ -282,7 +276,7 @@ class LinkMobilityIntegration(HttpAdapter):
         if response.is_success:
             return None
         code, text = _error_text(response)
-        return Classification(vendor_code=_int(code), message=text)
+        return Classification(vendor_code=as_int(code), message=text)
 
     async def send(self, message: OutboundMessage) -> SubmitResult:
         if self.common:
@@ -327,7 +321,7 @@ class LinkMobilityIntegration(HttpAdapter):
             else:
                 generic, cause = _G.REJECTED, "BAD_REQUEST"
             return self.failed(message, attempts=attempts, http_status=status,
-                               vendor_code=_int(code), generic_code=generic, cause=cause,
+                               vendor_code=as_int(code), generic_code=generic, cause=cause,
                                detail=text)
         try:
             doc = reply.response.json()
@@ -372,7 +366,7 @@ class LinkMobilityIntegration(HttpAdapter):
                                detail=e.detail)
         if not reply.ok:
             code, text = _error_text(reply.response)
-            status, vcode = reply.status, _int(code)
+            status, vcode = reply.status, as_int(code)
             if reply.verdict in ("throttled", "retryable") or status >= 500:
                 generic, cause = _G.RETRYABLE_FAILURE, "THROTTLED" if status == 429 else "HTTP_ERROR"
             elif status in (401, 403) or vcode in _COMMON_AUTH_CODES:
@@ -391,7 +385,7 @@ class LinkMobilityIntegration(HttpAdapter):
                                cause="UNREADABLE_RESPONSE", detail=reply.response.text[:200])
         return SubmitResult(
             message_id=message.message_id, segment_id=self.first_segment_id(message),
-            segment_count=_int(doc.get("smsCount")) or _segments(message.text or ""), ok=True,
+            segment_count=as_int(doc.get("smsCount")) or _segments(message.text or ""), ok=True,
             vendor_message_id=vid, vendor_status=str(doc.get("description") or "") or None,
             http_status=reply.status, attempts=reply.attempts)
 
@@ -401,13 +395,6 @@ class LinkMobilityIntegration(HttpAdapter):
         return {"dlr": Route(handler=self._report), "mo": Route(handler=self._inbound)}
 
     def authenticate(self, request: WebhookRequest) -> dict[str, Any]:
-        if self._networks:
-            try:
-                peer = ipaddress.ip_address(request.remote_addr or "")
-            except ValueError:
-                raise WebhookRefused("no peer address to check against allowed_ips") from None
-            if not any(peer in n for n in self._networks):
-                raise WebhookRefused(f"{peer} is not in allowed_ips")
         cfg = self.config
         if cfg.webhook_header_value is not None:
             got = request.headers.get(cfg.webhook_header.lower(), "")
@@ -434,7 +421,7 @@ class LinkMobilityIntegration(HttpAdapter):
         status = doc.get("status")
         status = status if isinstance(status, dict) else {}
         vid = status.get("messageId")
-        code = _int(status.get("code"))
+        code = as_int(status.get("code"))
         info = status_of(code, status.get("type"))
         if not vid or info is None:
             self._emit("protocol_error", "protocol_error",
@@ -443,8 +430,8 @@ class LinkMobilityIntegration(HttpAdapter):
             return
         rank, state, final, generic, cause = info
         if final and state != DELIVERED and code is not None:
-            mapped = self.errors.map(code)
-            if mapped.cause != "UNMAPPED_VENDOR_CODE":
+            mapped = self.errors.known(code)
+            if mapped is not None:
                 generic, cause = mapped.generic_code, mapped.cause
         ref = status.get("referenceId")
         hint = ref if isinstance(ref, str) and ref.startswith("msg_") else None
@@ -458,7 +445,7 @@ class LinkMobilityIntegration(HttpAdapter):
                 message_id=m.message_id or hint,
                 segment_id=m.segment_id or (f"{hint}:1" if hint else None),
                 segment_index=1 if (m.message_id or hint) else None,
-                segment_count=m.segment_count or _int(status.get("segments")),
+                segment_count=m.segment_count or as_int(status.get("segments")),
                 message_state=one_segment_state(state if final else None),
                 done_date=provider.get("timestamp") or doc.get("timeStamp"), early=m.early)
 
@@ -467,15 +454,15 @@ class LinkMobilityIntegration(HttpAdapter):
 
     async def _common_report(self, doc: dict[str, Any]) -> None:
         """A Common platform DLR: {refId, id, resultCode, operator, sentTimestamp, …}."""
-        vid, code = doc.get("id"), _int(doc.get("resultCode"))
+        vid, code = doc.get("id"), as_int(doc.get("resultCode"))
         if not vid or code is None:
             self._emit("protocol_error", "protocol_error",
                        f"delivery report without id or resultCode {doc.get('resultCode')!r}")
             return
         rank, state, final, generic, cause = common_status_of(code)
         if final and state != DELIVERED:
-            mapped = self.errors.map(code)
-            if mapped.cause != "UNMAPPED_VENDOR_CODE":
+            mapped = self.errors.known(code)
+            if mapped is not None:
                 generic, cause = mapped.generic_code, mapped.cause
         ref = doc.get("refId")
         hint = ref if isinstance(ref, str) and ref.startswith("msg_") else None
@@ -487,7 +474,7 @@ class LinkMobilityIntegration(HttpAdapter):
                 message_id=m.message_id or hint,
                 segment_id=m.segment_id or (f"{hint}:1" if hint else None),
                 segment_index=1 if (m.message_id or hint) else None,
-                segment_count=m.segment_count or _int(doc.get("segments")),
+                segment_count=m.segment_count or as_int(doc.get("segments")),
                 message_state=one_segment_state(state if final else None),
                 done_date=doc.get("timestamp"), early=m.early)
 

@@ -63,6 +63,7 @@ from byosms.providers.http import (
     Route,
     WebhookRefused,
 )
+from byosms.providers.http.fields import as_int, e164
 from byosms.providers.http.ordering import Match
 from byosms.schemas.telesign import TelesignIntegrationConfig, decode_telesign_config
 
@@ -161,16 +162,6 @@ class _TsaAuth(httpx.Auth):
         yield request
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _e164(address: str) -> str:
-    a = (address or "").strip()
-    return "+" + a if a.isdigit() and len(a) > 6 else a
 
 
 def _codes(doc: Any) -> tuple[int | None, list[int], str]:
@@ -181,7 +172,7 @@ def _codes(doc: Any) -> tuple[int | None, list[int], str]:
     errors = [e for e in doc.get("errors") or () if isinstance(e, dict)]
     text = "; ".join(str(e.get("description") or e.get("code")) for e in errors) \
         or str(status.get("description") or "")
-    return _int(status.get("code")), [c for c in (_int(e.get("code")) for e in errors)
+    return as_int(status.get("code")), [c for c in (as_int(e.get("code")) for e in errors)
                                       if c is not None], text
 
 
@@ -265,8 +256,8 @@ class TelesignIntegration(HttpAdapter):
                 ok=True, vendor_message_id=str(ref), vendor_status=str(status),
                 http_status=reply.status, attempts=reply.attempts)
         code = errors[0] if errors else status
-        mapped = self.errors.map(code) if code is not None else None
-        if mapped is not None and mapped.cause != "UNMAPPED_VENDOR_CODE":
+        mapped = self.errors.known(code)
+        if mapped is not None:
             generic, cause = mapped.generic_code, mapped.cause
         elif reply.verdict in ("throttled", "retryable") or reply.status >= 500:
             generic, cause = _G.RETRYABLE_FAILURE, "THROTTLED" if reply.status == 429 else "HTTP_ERROR"
@@ -324,7 +315,7 @@ class TelesignIntegration(HttpAdapter):
             generic, cause = mapped.generic_code, mapped.cause
         hint = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query).get("m", [None])[0]
         extra = doc.get("additional_info") if isinstance(doc.get("additional_info"), dict) else {}
-        parts = _int(extra.get("message_parts_count"))
+        parts = as_int(extra.get("message_parts_count"))
 
         def receipt(m: Match) -> DeliveryReceipt:
             mid = m.message_id or hint
@@ -351,7 +342,7 @@ class TelesignIntegration(HttpAdapter):
                        f"user_response.phone_number / mo_message")
             return
         await self.deliver_inbound(InboundMessage(
-            source=_e164(str(source)), destination=_e164(str(user.get("sender_id") or "")),
+            source=e164(str(source)), destination=e164(str(user.get("sender_id") or "")),
             text=str(text), vendor_message_id=str(doc.get("reference_id") or "")))
 
 

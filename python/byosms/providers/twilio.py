@@ -70,6 +70,7 @@ from byosms.providers.http import (
     Route,
     WebhookRefused,
 )
+from byosms.providers.http.fields import as_int
 from byosms.providers.http.ordering import DEFAULT_HOLD
 from byosms.schemas.events import OperationalEvent
 from byosms.schemas.twilio import TwilioIntegrationConfig, decode_twilio_config
@@ -223,12 +224,6 @@ _STATUS: dict[str, tuple[int, int, bool, GenericErrorCode, str]] = {
 _DELIVERED_STATUSES = frozenset({"delivered", "read"})
 
 
-def _int(value: Any, default: int | None = None) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
 
 def _error_body(response: httpx.Response) -> tuple[int | None, str]:
     """(code, message) of a Twilio error body; tolerant of anything else."""
@@ -238,7 +233,7 @@ def _error_body(response: httpx.Response) -> tuple[int | None, str]:
         return None, response.text[:200]
     if not isinstance(doc, dict):
         return None, response.text[:200]
-    return _int(doc.get("code")), str(doc.get("message") or "")
+    return as_int(doc.get("code")), str(doc.get("message") or "")
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -378,15 +373,16 @@ class TwilioIntegration(HttpAdapter):
         if reply.ok:
             return self._created(message, reply.response, reply.attempts)
         status, code = reply.status, reply.vendor_code
-        mapped = self.errors.map(code) if code is not None else None
-        if mapped is not None and mapped.cause != "UNMAPPED_VENDOR_CODE":
+        mapped = self.errors.known(code)
+        if mapped is not None:
             generic, cause = mapped.generic_code, mapped.cause
         elif reply.verdict in ("throttled", "retryable"):
             # Retries ran out on a transient answer: still worth a later try.
             generic = GenericErrorCode.RETRYABLE_FAILURE
             cause = "THROTTLED" if reply.verdict == "throttled" else "HTTP_ERROR"
-        elif mapped is not None:
-            generic, cause = mapped.generic_code, mapped.cause
+        elif code is not None:
+            fallback = self.errors.map(code)  # the mapper's word for an unknown code
+            generic, cause = fallback.generic_code, fallback.cause
         else:
             generic, cause = GenericErrorCode.UNKNOWN_FAILURE, "HTTP_ERROR"
         if code == ERROR_OPTED_OUT:
@@ -408,7 +404,7 @@ class TwilioIntegration(HttpAdapter):
             message_id=message.message_id,
             segment_id=self.first_segment_id(message),
             # num_segments is a string in Twilio's JSON (PROVIDERS.md).
-            segment_count=max(_int(doc.get("num_segments"), 1) or 1, 1),
+            segment_count=max(as_int(doc.get("num_segments"), 1) or 1, 1),
             ok=True,
             vendor_message_id=str(sid) if sid else None,
             vendor_status=doc.get("status"),
@@ -513,10 +509,10 @@ class TwilioIntegration(HttpAdapter):
         # Our message id, from the StatusCallback URL we gave (signed).
         hint = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query).get("m", [None])[0]
         rank, state, final, generic, cause = info
-        code = _int(fields.get("ErrorCode")) if status not in _DELIVERED_STATUSES else None
+        code = as_int(fields.get("ErrorCode")) if status not in _DELIVERED_STATUSES else None
         if code:
-            mapped = self.errors.map(code)
-            if mapped.cause != "UNMAPPED_VENDOR_CODE":
+            mapped = self.errors.known(code)
+            if mapped is not None:
                 generic, cause = mapped.generic_code, mapped.cause
 
         def receipt(m: Match) -> DeliveryReceipt:
@@ -543,7 +539,7 @@ class TwilioIntegration(HttpAdapter):
 
     async def _inbound(self, request: WebhookRequest, fields: dict[str, str]) -> None:
         sid = fields.get("MessageSid") or fields.get("SmsMessageSid") or fields.get("SmsSid") or ""
-        parts = _int(fields.get("NumSegments"), 1) or 1
+        parts = as_int(fields.get("NumSegments"), 1) or 1
         token = request.headers.get("i-twilio-idempotency-token")
         await self.deliver_inbound(InboundMessage(
             source=fields.get("From", ""),

@@ -35,7 +35,6 @@ accepts US/Canada numbers unchecked, saying so.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -70,6 +69,7 @@ from byosms.providers.http import (
     Route,
     WebhookRefused,
 )
+from byosms.providers.http.fields import as_int
 from byosms.providers.http.ordering import Match
 from byosms.schemas.vibes import VibesIntegrationConfig, decode_vibes_config
 
@@ -124,12 +124,6 @@ def _text(el: ET.Element | None, name: str) -> str:
     return (c.text or "").strip() if c is not None else ""
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
 
 def _address(address: str) -> tuple[str, str]:
     """(address, type) of our source: a short code (digits) is "SC"; a long
@@ -178,9 +172,9 @@ class VibesIntegration(HttpAdapter):
         self.config = config
         self.errors = ErrorMapper(load_advanced_config(config.advanced_config,
                                                        defaults=VIBES_DEFAULTS))
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allowed_ips]
         super().__init__(
             integration_id=integration_id, public_base_url=config.public_base_url,
+            allowed_ips=config.allowed_ips,
             settings=ClientSettings.of(config, base_url=config.api_base),
             on_event=on_event, on_submit_result=on_submit_result, on_receipt=on_receipt,
             on_mo=on_mo, on_opt_out=on_opt_out, runtime=runtime, active=active,
@@ -281,13 +275,6 @@ class VibesIntegration(HttpAdapter):
         return {"dlr": Route(handler=self._receipt), "mo": Route(handler=self._inbound)}
 
     def authenticate(self, request: WebhookRequest) -> ET.Element:
-        if self._networks:
-            try:
-                peer = ipaddress.ip_address(request.remote_addr or "")
-            except ValueError:
-                raise WebhookRefused("no peer address to check against allowed_ips") from None
-            if not any(peer in n for n in self._networks):
-                raise WebhookRefused(f"{peer} is not in allowed_ips")
         try:
             return parse_xml(request.body)
         except XmlRefused as e:
@@ -312,8 +299,8 @@ class VibesIntegration(HttpAdapter):
                        "delivery receipt without messageId or status")
             return
         is_error = (status.get("isError") or "").strip().lower() == "true"
-        error_code = _int(_text(status, "errorCode"))
-        internal = _int(_text(status, "internalErrorCode"))
+        error_code = as_int(_text(status, "errorCode"))
+        internal = as_int(_text(status, "internalErrorCode"))
         description = _text(status, "description")
         code: int | None = None
         if is_error:
@@ -322,8 +309,8 @@ class VibesIntegration(HttpAdapter):
             for candidate in (error_code, internal):
                 if candidate is None:
                     continue
-                mapped = self.errors.map(candidate)
-                if mapped.cause != "UNMAPPED_VENDOR_CODE":
+                mapped = self.errors.known(candidate)
+                if mapped is not None:
                     code, generic, cause = candidate, mapped.generic_code, mapped.cause
                     break
             else:
@@ -332,8 +319,8 @@ class VibesIntegration(HttpAdapter):
             rank, state, final, generic, cause = _SUCCESS.get(kind, _SUCCESS["system"])
         submitter = root.get("submitterMessageId")
         hint = submitter if submitter and submitter.startswith("msg_") else None
-        if multipart is not None and (_int(multipart.get("noOfParts")) or 1) > 1 and final \
-                and not is_error and _int(multipart.get("partNumber")) != _int(
+        if multipart is not None and (as_int(multipart.get("noOfParts")) or 1) > 1 and final \
+                and not is_error and as_int(multipart.get("partNumber")) != as_int(
                     multipart.get("noOfParts")):
             # A delivered part before the last: not the message's outcome yet.
             rank, final, state, generic, cause = 7, False, ENROUTE, _G.EN_ROUTE, "PART_DELIVERED"

@@ -4,13 +4,15 @@ as a `ConfigError` whose message names the field."""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import msgspec
 
 from byosms.secret import dec_hook
 
-__all__ = ["ConfigError", "decode_config"]
+__all__ = ["ConfigError", "check_networks", "decode_config"]
 
 T = TypeVar("T")
 
@@ -29,3 +31,13 @@ def decode_config(data: dict[str, Any] | bytes | str, type_: type[T]) -> T:
         raise ConfigError(str(e)) from None
     except msgspec.DecodeError as e:
         raise ConfigError(f"not valid JSON: {e}") from None
+
+
+def check_networks(field: str, values: Iterable[str]) -> None:
+    """Each of ``values`` an address or a CIDR network (an IP allow-list);
+    ValueError naming ``field`` otherwise."""
+    for ip in values:
+        try:
+            ipaddress.ip_network(ip, strict=False)
+        except ValueError:
+            raise ValueError(f"`{field}`: {ip!r} is not an address or CIDR network") from None

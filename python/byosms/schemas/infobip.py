@@ -10,13 +10,12 @@ checked as configured here, and an IP allow-list can narrow who may call.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from byosms.schemas.decode import ConfigError, decode_config
+from byosms.schemas.decode import ConfigError, check_networks, decode_config
 from byosms.secret import Secret
 
 __all__ = ["ConfigError", "InfobipIntegrationConfig", "decode_infobip_config"]
@@ -70,12 +69,7 @@ class InfobipIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fiel
                              "webhook_auth \"basic\"")
         if self.webhook_auth == "hmac" and not self.hmac_secret:
             raise ValueError("`hmac_secret` is required with webhook_auth \"hmac\"")
-        for ip in self.allowed_ips:
-            try:
-                ipaddress.ip_network(ip, strict=False)
-            except ValueError:
-                raise ValueError(f"`allowed_ips`: {ip!r} is not an address or CIDR network"
-                                 ) from None
+        check_networks("allowed_ips", self.allowed_ips)
 
 
 def decode_infobip_config(data: dict[str, Any] | bytes | str) -> InfobipIntegrationConfig:

@@ -12,13 +12,12 @@ may call.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from byosms.schemas.decode import ConfigError, decode_config
+from byosms.schemas.decode import ConfigError, check_networks, decode_config
 from byosms.secret import Secret
 
 __all__ = ["ConfigError", "DEFAULT_API_BASE", "DEFAULT_TOKEN_URL", "LinkMobilityIntegrationConfig",
@@ -106,12 +105,7 @@ class LinkMobilityIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown
         if not _HEADER.match(self.webhook_header):
             raise ValueError(f"`webhook_header` must be an HTTP header name, got "
                              f"{self.webhook_header!r}")
-        for ip in self.allowed_ips:
-            try:
-                ipaddress.ip_network(ip, strict=False)
-            except ValueError:
-                raise ValueError(f"`allowed_ips`: {ip!r} is not an address or CIDR network"
-                                 ) from None
+        check_networks("allowed_ips", self.allowed_ips)
 
 
 def decode_linkmobility_config(data: dict[str, Any] | bytes | str) -> LinkMobilityIntegrationConfig:

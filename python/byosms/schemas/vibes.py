@@ -11,13 +11,12 @@ is the check done here.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from byosms.schemas.decode import ConfigError, decode_config
+from byosms.schemas.decode import ConfigError, check_networks, decode_config
 from byosms.secret import Secret
 
 __all__ = ["ConfigError", "VIBES_CALLBACK_IPS", "VibesIntegrationConfig", "decode_vibes_config"]
@@ -79,12 +78,7 @@ class VibesIntegrationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields
             setattr(self, name, value.rstrip("/"))
         if ":" in self.username:
             raise ValueError("`username` cannot contain ':' (HTTP Basic)")
-        for ip in self.allowed_ips:
-            try:
-                ipaddress.ip_network(ip, strict=False)
-            except ValueError:
-                raise ValueError(f"`allowed_ips`: {ip!r} is not an address or CIDR network"
-                                 ) from None
+        check_networks("allowed_ips", self.allowed_ips)
 
 
 def decode_vibes_config(data: dict[str, Any] | bytes | str) -> VibesIntegrationConfig:

@@ -48,7 +48,7 @@ from byosms.schemas.records import (
     NumberType,
     Provider,
 )
-from byosms.secret import Secret
+from byosms.secret import schema_hook
 
 PREFIX = "/admin/v1"
 #: Request bodies are small JSON documents; reading stops beyond this.
@@ -586,12 +586,6 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
-def _schema_hook(t: type) -> dict[str, Any]:
-    if t is Secret:
-        return {"type": "string", "writeOnly": True, "description": "secret: never returned"}
-    raise NotImplementedError
-
-
 _openapi_cache: bytes | None = None
 
 
@@ -606,7 +600,7 @@ def openapi_document() -> dict[str, Any]:
     types = sorted({t for op in OPERATIONS for t in (op.request, op.response) if t}
                    | {ErrorBody} | configs, key=lambda t: t.__name__)
     _, components = msgspec.json.schema_components(
-        types, ref_template="#/components/schemas/{name}", schema_hook=_schema_hook)
+        types, ref_template="#/components/schemas/{name}", schema_hook=schema_hook)
     ref = "#/components/schemas/{}".format
     error = {"description": "error", "content": {"application/json": {
         "schema": {"$ref": ref("ErrorBody")}}}}

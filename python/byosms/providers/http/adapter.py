@@ -26,8 +26,9 @@ integration are in one ``stats`` dict.
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -55,6 +56,7 @@ from byosms.providers.http.webhooks import (
     MAX_WEBHOOK_BODY,
     REJECTION_REPORT_INTERVAL,
     Route,
+    WebhookRefused,
     WebhookSkeleton,
 )
 
@@ -93,6 +95,7 @@ class HttpAdapter:
         max_recent_inbound: int = MAX_RECENT,
         max_webhook_body: int = MAX_WEBHOOK_BODY,
         webhook_report_interval: float = REJECTION_REPORT_INTERVAL,
+        allowed_ips: Sequence[str] = (),
     ) -> None:
         """``transport`` replaces httpx's network transport (tests); when
         None, ``runtime.http_transport`` is used if given.
@@ -117,8 +120,9 @@ class HttpAdapter:
         )
         self.ordering = StatusOrdering(hold=early_callback_hold, stats=self.stats)
         self.recent_inbound = RecentIds(max_recent_inbound, stats=self.stats)
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in allowed_ips]
         self.webhooks = WebhookSkeleton(
-            self.routes(), authenticate=self.authenticate, is_active=lambda: self.active,
+            self.routes(), authenticate=self._authenticate, is_active=lambda: self.active,
             events=self._emit, stats=self.stats, max_body=max_webhook_body, subject=self.subject,
             report_interval=webhook_report_interval,
         )
@@ -134,6 +138,17 @@ class HttpAdapter:
         """The request's payload if it is the provider's (sync or async);
         raise ``WebhookRefused`` otherwise."""
         raise NotImplementedError
+
+    def _authenticate(self, request: WebhookRequest) -> Any:
+        """The allow-list, then the provider's own check."""
+        if self._networks:
+            try:
+                peer = ipaddress.ip_address(request.remote_addr or "")
+            except ValueError:
+                raise WebhookRefused("no peer address to check against allowed_ips") from None
+            if not any(peer in n for n in self._networks):
+                raise WebhookRefused(f"{peer} is not in allowed_ips")
+        return self.authenticate(request)
 
     def routes(self) -> Mapping[str, Route]:
         """Webhook kind -> Route; the kinds match ``capabilities.webhooks``."""
