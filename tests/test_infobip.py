@@ -4,61 +4,33 @@ error mapping), inbound messages, and every webhook security option."""
 
 from __future__ import annotations
 
+import functools
+
 import json
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 import trio
 
 from byosms.advanced_config import GenericErrorCode as G
-from byosms.pipeline import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitResult
+from byosms.pipeline import DeliveryReceipt, OutboundMessage
 from byosms.providers import registry
 from byosms.providers.base import ConfigInvalid
-from byosms.providers.infobip import InfobipIntegration, sign_body
+from byosms.providers.infobip import sign_body
 from byosms.testing.infobip_fake import InfobipFake
-from byosms.web import IntegrationRegistry, create_app, serve_web
+from provider_rig import ProviderRig, provider_rig
 
 WAIT = 30
 SENDER = "+14155550100"
 TO = "+41793026727"
 
 
-class Rig:
-    def __init__(self, fake: InfobipFake, port: int, registry_: IntegrationRegistry,
-                 nursery: trio.Nursery) -> None:
-        self.fake, self.port, self.registry, self.nursery = fake, port, registry_, nursery
-        self.results: list[SubmitResult] = []
-        self.receipts: list[DeliveryReceipt] = []
-        self.inbound: list[InboundMessage] = []
-        self.events: list = []
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def integration(self, **cfg) -> InfobipIntegration:
-        config = registry.spec("infobip").decode_config({
-            "base_url": self.fake.base_url, "api_key": self.fake.api_key,
-            "public_base_url": self.base, "backoff": 0.01, "max_backoff": 0.05, **cfg})
-        integ = InfobipIntegration(config, integration_id="ib", on_event=self.events.append,
-                                   on_submit_result=self.results.append,
-                                   on_receipt=self.receipts.append, on_mo=self.inbound.append)
-        await self.nursery.start(integ.run)
-        self.registry.add(integ)
-        return integ
-
-    def url(self, kind: str) -> str:
-        return f"{self.base}/vendors/v1/infobip/ib/{kind}"
+def _config(fake: InfobipFake, base: str) -> dict:
+    return {"base_url": fake.base_url, "api_key": fake.api_key, "public_base_url": base}
 
 
-@asynccontextmanager
-async def rig(**fake_kw):
-    async with InfobipFake(**fake_kw) as fake, trio.open_nursery() as nursery:
-        reg = IntegrationRegistry()
-        port = await nursery.start(serve_web, create_app(reg), "127.0.0.1", 0)
-        yield Rig(fake, port, reg, nursery)
-        nursery.cancel_scope.cancel()
+Rig = ProviderRig
+rig = functools.partial(provider_rig, InfobipFake, "infobip", "ib", _config)
 
 
 def msg(mid: str, text: str = "hello", to: str = TO) -> OutboundMessage:

@@ -5,63 +5,35 @@ messages, the callback header, allowed_ips and the deactivated gate."""
 
 from __future__ import annotations
 
+import functools
+
 import json
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 import trio
 
 from byosms.advanced_config import GenericErrorCode as G
-from byosms.pipeline import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitResult
+from byosms.pipeline import OutboundMessage
 from byosms.providers import registry
 from byosms.providers.base import ConfigInvalid
 from byosms.providers.linkmobility import LinkMobilityIntegration
 from byosms.testing.linkmobility_fake import LinkMobilityFake
-from byosms.web import IntegrationRegistry, create_app, serve_web
+from provider_rig import ProviderRig, provider_rig
 
 WAIT = 30
 SENDER = "+4790000000"
 TO = "+4712345678"
 
 
-class Rig:
-    def __init__(self, fake: LinkMobilityFake, port: int, registry_: IntegrationRegistry,
-                 nursery: trio.Nursery) -> None:
-        self.fake, self.port, self.registry, self.nursery = fake, port, registry_, nursery
-        self.results: list[SubmitResult] = []
-        self.receipts: list[DeliveryReceipt] = []
-        self.inbound: list[InboundMessage] = []
-        self.events: list = []
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def integration(self, **cfg) -> LinkMobilityIntegration:
-        config = registry.spec("linkmobility").decode_config({
-            "client_id": self.fake.client_id, "client_secret": self.fake.client_secret,
-            "token_url": self.fake.token_url, "api_base": self.fake.base_url,
-            "public_base_url": self.base, "webhook_header_value": self.fake.webhook_header_value,
-            "backoff": 0.01, "max_backoff": 0.05, **cfg})
-        integ = LinkMobilityIntegration(config, integration_id="lm", on_event=self.events.append,
-                                        on_submit_result=self.results.append,
-                                        on_receipt=self.receipts.append, on_mo=self.inbound.append)
-        await self.nursery.start(integ.run)
-        self.registry.add(integ)
-        return integ
-
-    def url(self, kind: str) -> str:
-        return f"{self.base}/vendors/v1/linkmobility/lm/{kind}"
+def _config(fake: LinkMobilityFake, base: str) -> dict:
+    return {"client_id": fake.client_id, "client_secret": fake.client_secret,
+            "token_url": fake.token_url, "api_base": fake.base_url, "public_base_url": base,
+            "webhook_header_value": fake.webhook_header_value}
 
 
-@asynccontextmanager
-async def rig(**fake_kw):
-    async with LinkMobilityFake(**fake_kw) as fake, trio.open_nursery() as nursery:
-        reg = IntegrationRegistry()
-        port = await nursery.start(serve_web, create_app(reg), "127.0.0.1", 0)
-        yield Rig(fake, port, reg, nursery)
-        nursery.cancel_scope.cancel()
+Rig = ProviderRig
+rig = functools.partial(provider_rig, LinkMobilityFake, "linkmobility", "lm", _config)
 
 
 def msg(mid: str, text: str = "hello", to: str = TO) -> OutboundMessage:

@@ -4,8 +4,9 @@ callback verification and the fake's API. Never copies SDK code."""
 
 from __future__ import annotations
 
+import functools
+
 import json
-from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -14,17 +15,12 @@ from telesign.rest import RestClient
 from telesign.util import verify_telesign_callback_signature
 
 from byosms.advanced_config import GenericErrorCode as G
-from byosms.pipeline import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitResult
+from byosms.pipeline import OutboundMessage
 from byosms.providers import registry
 from byosms.providers.base import ConfigInvalid
-from byosms.providers.telesign import (
-    TelesignIntegration,
-    callback_signature,
-    sign_request,
-    verify_callback,
-)
+from byosms.providers.telesign import callback_signature, sign_request, verify_callback
 from byosms.testing.telesign_fake import TelesignFake
-from byosms.web import IntegrationRegistry, create_app, serve_web
+from provider_rig import ProviderRig, provider_rig
 
 WAIT = 30
 CID = "FFFFFFFF-EEEE-DDDD-1234-AB1234567890"
@@ -97,37 +93,13 @@ async def test_the_sdk_client_sends_through_the_fake():
 # --- the adapter against the fake ----------------------------------------------------
 
 
-class Rig:
-    def __init__(self, fake, port, reg, nursery):
-        self.fake, self.port, self.registry, self.nursery = fake, port, reg, nursery
-        self.results: list[SubmitResult] = []
-        self.receipts: list[DeliveryReceipt] = []
-        self.inbound: list[InboundMessage] = []
-        self.events: list = []
-
-    def url(self, kind: str) -> str:
-        return f"http://127.0.0.1:{self.port}/vendors/v1/telesign/ts/{kind}"
-
-    async def integration(self, **cfg) -> TelesignIntegration:
-        config = registry.spec("telesign").decode_config({
-            "customer_id": self.fake.customer_id, "api_key": self.fake.api_key,
-            "api_base": self.fake.base_url, "public_base_url": f"http://127.0.0.1:{self.port}",
-            "backoff": 0.01, "max_backoff": 0.05, **cfg})
-        integ = TelesignIntegration(config, integration_id="ts", on_event=self.events.append,
-                                    on_submit_result=self.results.append,
-                                    on_receipt=self.receipts.append, on_mo=self.inbound.append)
-        await self.nursery.start(integ.run)
-        self.registry.add(integ)
-        return integ
+def _config(fake: TelesignFake, base: str) -> dict:
+    return {"customer_id": fake.customer_id, "api_key": fake.api_key,
+            "api_base": fake.base_url, "public_base_url": base}
 
 
-@asynccontextmanager
-async def rig():
-    async with TelesignFake() as fake, trio.open_nursery() as nursery:
-        reg = IntegrationRegistry()
-        port = await nursery.start(serve_web, create_app(reg), "127.0.0.1", 0)
-        yield Rig(fake, port, reg, nursery)
-        nursery.cancel_scope.cancel()
+Rig = ProviderRig
+rig = functools.partial(provider_rig, TelesignFake, "telesign", "ts", _config)
 
 
 def msg(mid: str, text: str = "hello", to: str = TO) -> OutboundMessage:

@@ -5,62 +5,33 @@ XML, the deactivated gate, and the US/Canada import check."""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import functools
+
 import xml.etree.ElementTree as ET
 
-import httpx
 import pytest
 import trio
 
 from byosms.advanced_config import GenericErrorCode as G
-from byosms.pipeline import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitResult
+from byosms.pipeline import OutboundMessage
 from byosms.providers import registry
 from byosms.providers.base import ConfigInvalid
 from byosms.providers.vibes import MAX_XML, VibesIntegration, XmlRefused, parse_xml
 from byosms.testing.vibes_fake import VibesFake
-from byosms.web import IntegrationRegistry, create_app, serve_web
+from provider_rig import ProviderRig, provider_rig
 
 WAIT = 30
 SENDER = "12345"  # a short code
 TO = "+13125550123"
 
 
-class Rig:
-    def __init__(self, fake: VibesFake, port: int, registry_: IntegrationRegistry,
-                 nursery: trio.Nursery) -> None:
-        self.fake, self.port, self.registry, self.nursery = fake, port, registry_, nursery
-        self.results: list[SubmitResult] = []
-        self.receipts: list[DeliveryReceipt] = []
-        self.inbound: list[InboundMessage] = []
-        self.events: list = []
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def integration(self, **cfg) -> VibesIntegration:
-        config = registry.spec("vibes").decode_config({
-            "api_base": self.fake.base_url, "username": self.fake.username,
-            "password": self.fake.password, "public_base_url": self.base,
-            "backoff": 0.01, "max_backoff": 0.05, **cfg})
-        integ = VibesIntegration(config, integration_id="vb", on_event=self.events.append,
-                                 on_submit_result=self.results.append,
-                                 on_receipt=self.receipts.append, on_mo=self.inbound.append)
-        await self.nursery.start(integ.run)
-        self.registry.add(integ)
-        return integ
-
-    def url(self, kind: str) -> str:
-        return f"{self.base}/vendors/v1/vibes/vb/{kind}"
+def _config(fake: VibesFake, base: str) -> dict:
+    return {"api_base": fake.base_url, "username": fake.username,
+            "password": fake.password, "public_base_url": base}
 
 
-@asynccontextmanager
-async def rig(**fake_kw):
-    async with VibesFake(**fake_kw) as fake, trio.open_nursery() as nursery:
-        reg = IntegrationRegistry()
-        port = await nursery.start(serve_web, create_app(reg), "127.0.0.1", 0)
-        yield Rig(fake, port, reg, nursery)
-        nursery.cancel_scope.cancel()
+Rig = ProviderRig
+rig = functools.partial(provider_rig, VibesFake, "vibes", "vb", _config)
 
 
 def msg(mid: str, text: str = "hello", to: str = TO) -> OutboundMessage:
