@@ -112,3 +112,34 @@ async def serve(tmp: Path, config: str, *, env: dict[str, str] | None = None,
                 with trio.move_on_after(10):
                     await proc.wait()
                 nursery.cancel_scope.cancel()
+
+
+async def finals(client: Any, ids: set[str]) -> dict[str, Any]:
+    """The final message-level status event of each of ``ids``."""
+    from byosms.schemas import api
+
+    out: dict[str, Any] = {}
+    with trio.fail_after(WAIT):
+        async for ev in client.events():
+            if isinstance(ev, api.Status) and ev.segment is None and ev.message_id in ids \
+                    and ev.state in ("delivered", "failed"):
+                out[ev.message_id] = ev
+                if set(out) == ids:
+                    return out
+    raise AssertionError(f"the connection ended with {out}")
+
+
+async def inbound_and_keyword(client: Any, text: str) -> tuple[Any, Any]:
+    """The `inbound` event carrying ``text`` and the next `keyword` event."""
+    from byosms.schemas import api
+
+    inbound = keyword = None
+    with trio.fail_after(WAIT):
+        async for ev in client.events():
+            if isinstance(ev, api.Inbound) and ev.text == text:
+                inbound = ev
+            if isinstance(ev, api.Keyword):
+                keyword = ev
+            if inbound and keyword:
+                return inbound, keyword
+    raise AssertionError("the connection ended first")

@@ -9,9 +9,8 @@ import pytest
 import trio
 
 from byosms.client import Rejected
-from byosms.schemas import api
 from byosms.testing.linkmobility_fake import LinkMobilityFake
-from serve_harness import WAIT, free_port, serve
+from serve_harness import WAIT, finals, free_port, inbound_and_keyword, serve
 
 NUMBER = "+4790000000"
 PHONE = "+4712345678"
@@ -39,17 +38,6 @@ number = "{NUMBER}"
 integration = "lm"
 """
 
-
-async def finals(c, ids: set[str]) -> dict[str, api.Status]:
-    out: dict[str, api.Status] = {}
-    with trio.fail_after(WAIT):
-        async for ev in c.events():
-            if isinstance(ev, api.Status) and ev.segment is None and ev.message_id in ids \
-                    and ev.state in ("delivered", "failed"):
-                out[ev.message_id] = ev
-                if set(out) == ids:
-                    return out
-    raise AssertionError(out)
 
 
 async def test_linkmobility_through_serve(tmp_path):
@@ -82,15 +70,7 @@ async def test_linkmobility_through_serve(tmp_path):
                 assert r.status_code == 200
                 r = await fake.send_inbound(mo, PHONE, NUMBER, "STOP")
                 assert r.status_code == 200
-                inbound, keyword = None, None
-                with trio.fail_after(WAIT):
-                    async for ev in c.events():
-                        if isinstance(ev, api.Inbound) and ev.text == "hi from a phone":
-                            inbound = ev
-                        if isinstance(ev, api.Keyword):
-                            keyword = ev
-                        if inbound and keyword:
-                            break
+                inbound, keyword = await inbound_and_keyword(c, "hi from a phone")
                 assert (inbound.from_, inbound.to) == (PHONE, NUMBER)
                 assert keyword.keyword == "opt_out"
                 with pytest.raises(Rejected) as refused:

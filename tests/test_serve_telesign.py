@@ -11,7 +11,7 @@ import trio
 from byosms.client import Rejected
 from byosms.schemas import api
 from byosms.testing.telesign_fake import TelesignFake
-from serve_harness import WAIT, free_port, serve
+from serve_harness import WAIT, free_port, inbound_and_keyword, serve
 
 NUMBER = "+15005550006"
 PHONE = "+15551230000"
@@ -66,15 +66,7 @@ async def test_telesign_through_serve(tmp_path):
                 hook = f"{gw.web}/vendors/v1/telesign/ts/mo"
                 assert (await fake.send_inbound(hook, PHONE, NUMBER, "hi there")).status_code == 200
                 assert (await fake.send_inbound(hook, PHONE, NUMBER, "STOP")).status_code == 200
-                inbound = keyword = None
-                with trio.fail_after(WAIT):
-                    async for ev in c.events():
-                        if isinstance(ev, api.Inbound) and ev.text == "hi there":
-                            inbound = ev
-                        if isinstance(ev, api.Keyword):
-                            keyword = ev
-                        if inbound and keyword:
-                            break
+                inbound, keyword = await inbound_and_keyword(c, "hi there")
                 assert (inbound.from_, inbound.to) == (PHONE, NUMBER)
                 assert keyword.keyword == "opt_out"
                 with pytest.raises(Rejected) as refused:

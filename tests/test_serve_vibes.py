@@ -12,7 +12,7 @@ import trio
 from byosms.client import Rejected
 from byosms.schemas import api
 from byosms.testing.vibes_fake import VibesFake
-from serve_harness import WAIT, free_port, serve
+from serve_harness import WAIT, finals, free_port, serve
 
 NUMBER = "+14155550100"
 PHONE = "+13125550123"
@@ -38,17 +38,6 @@ number = "{NUMBER}"
 integration = "vb"
 """
 
-
-async def finals(c, ids: set[str]) -> dict[str, api.Status]:
-    out: dict[str, api.Status] = {}
-    with trio.fail_after(WAIT):
-        async for ev in c.events():
-            if isinstance(ev, api.Status) and ev.segment is None and ev.message_id in ids \
-                    and ev.state in ("delivered", "failed"):
-                out[ev.message_id] = ev
-                if set(out) == ids:
-                    return out
-    raise AssertionError(out)
 
 
 async def test_vibes_through_serve(tmp_path):
